@@ -61,10 +61,17 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense search in fusion (BM25 gets the rest).")
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal-rank fusion.")
     min_dense_score: float = Field(
-        0.30, ge=-1.0, le=1.0, description="Decline when the best passage's cosine is below this."
+        0.20, ge=-1.0, le=1.0, description="Always decline when the best passage's cosine is below this."
     )
-    min_lexical_score: float = Field(
-        0.0, ge=0.0, description="Decline when the best BM25 score is below this (0 disables)."
+    confident_dense_score: float = Field(
+        0.55, ge=-1.0, le=1.0, description="At or above this cosine, answer even without shared words."
+    )
+    min_term_coverage: float = Field(
+        0.34, ge=0.0, le=1.0,
+        description="In between, decline unless a top passage holds this share of the question's content words.",
+    )
+    hnsw_threshold: int = Field(
+        200_000, ge=1, description="From this many passages on, dense search uses HNSW instead of exact search."
     )
 
     # --- Discord -------------------------------------------------------------------------------

@@ -1,45 +1,220 @@
 """The engine every front end calls: it owns the loaded index, answers, and rebuilds.
 
-Plain synchronous Python. The Discord layer calls it through `asyncio.to_thread`. A rebuild
-happens off to the side and is swapped in with one reference assignment, so questions asked
-during a rebuild are answered from the old index.
+Plain synchronous Python; the Discord layer calls it through `asyncio.to_thread`. A rebuild is
+made beside the live index and swapped in with one reference assignment, so questions asked
+during a rebuild are answered from the old index, and a failed rebuild changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
+import numpy as np
+
+from . import store
 from .config import Settings
+from .declining import DeclineParams, Evidence, should_decline
+from .embedding import Embedder, SentenceTransformerEmbedder
 from .models import Answer, ReindexReport, SourcesReport
+from .quoting import QuoteParams, Span, pick_quotes
+from .retrieval import FusionParams, Hit, Retriever
+
+log = logging.getLogger(__name__)
 
 # progress(stage, done, total): stage is "reading", "embedding" or "writing".
 Progress = Callable[[str, int, int], None]
+SENTENCE_CACHE = 50_000  # sentence vectors kept between questions (about 75 MB at 384 floats)
 
 
 class ReindexInProgress(RuntimeError):
     """A rebuild is already running; a second one is refused rather than queued."""
 
 
+def build_params(settings: Settings) -> store.BuildParams:
+    return store.BuildParams(
+        model=settings.embedding_model,
+        passage_max_tokens=settings.passage_max_tokens,
+        passage_overlap_sentences=settings.passage_overlap_sentences,
+        hnsw_threshold=settings.hnsw_threshold,
+    )
+
+
+class _Live:
+    """One loaded index with what is derived from it; replaced whole, never mutated."""
+
+    def __init__(self, index: store.LoadedIndex, fusion: FusionParams) -> None:
+        self.index = index
+        self.retriever = Retriever(index.vectors, index.dense, index.lexical, fusion)
+        sentences: dict[str, set[tuple[int, int]]] = {source: set() for source in index.articles}
+        for passage in index.passages:
+            sentences[passage.source].update(passage.sentences)
+        self.sentences = {source: sorted(spans) for source, spans in sentences.items()}
+
+
 class Engine:
-    """Interface placeholder; the implementation lands with the store and retriever."""
+    """Answers from the live index; rebuilds beside it and swaps."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, index: store.LoadedIndex) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._fusion = FusionParams(
+            settings.fusion, settings.dense_weight, settings.rrf_k, settings.candidates
+        )
+        self._decline = DeclineParams(
+            settings.min_dense_score, settings.confident_dense_score, settings.min_term_coverage
+        )
+        self._live = _Live(index, self._fusion)
+        self._reindex_lock = threading.Lock()
+        self._sentence_cache: OrderedDict[tuple[str, str, int, int], np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # --- opening ---------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings, *, progress: Progress | None = None) -> "Engine":
-        """Load the index (building it first when missing or stale) and return a ready engine."""
-        raise NotImplementedError
+    def open(
+        cls, settings: Settings, *, embedder: Embedder | None = None, progress: Progress | None = None
+    ) -> "Engine":
+        """Load the index, rebuilding it first when it is missing, damaged or stale."""
+        embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model)
+        index, reason = cls._load_current(settings)
+        if reason is not None:
+            log.warning("rebuilding the index: %s", reason)
+            index, report = store.build(
+                settings.index_dir, settings.seeds_dir, embedder, build_params(settings),
+                max_file_bytes=settings.max_file_bytes, batch_size=settings.embedding_batch_size,
+                previous=index, progress=progress,
+            )
+            log.info("indexed %d articles, %d passages in %.1fs",
+                     len(index.articles), report.passages_after, report.seconds)
+        assert index is not None
+        return cls(settings, embedder, index)
+
+    @staticmethod
+    def _load_current(settings: Settings) -> tuple[store.LoadedIndex | None, str | None]:
+        """(index, why it must be rebuilt); an index that loads but is stale still seeds the cache."""
+        try:
+            index = store.load(settings.index_dir)
+        except store.IndexUnavailable as error:
+            return None, str(error)
+        stale = store.staleness(
+            index.manifest, settings.seeds_dir, build_params(settings), max_file_bytes=settings.max_file_bytes
+        )
+        return index, stale
+
+    # --- answering ---------------------------------------------------------------------------------
 
     def ask(self, question: str, *, k: int | None = None, abstain: bool = True) -> Answer:
-        """Answer one question with quotes, or decline."""
-        raise NotImplementedError
+        """Quotes that answer the question, or a decline; never free text."""
+        k = k or self.settings.top_k
+        if not question.strip():
+            return Answer(question, answered=False, reason="empty")
+        live = self._live  # one read: a swap during this question cannot mix two indexes
+        if not live.index.passages:
+            return Answer(question, answered=False, reason="no-index")
+        query_vector = self.embedder.encode([question])[0]
+        hits = live.retriever.search(question, query_vector)
+        evidence = Evidence.of(question, hits, live.index)
+        declined = should_decline(evidence, self._decline)
+        diagnostics = evidence.as_dict()
+        if declined and abstain:
+            return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
+        quotes = pick_quotes(
+            question, query_vector, hits, lambda row: self._passage_span(live, row),
+            live.index.articles, live.sentences, self._sentence_vectors, k,
+        )
+        return Answer(
+            question, answered=not declined and bool(quotes), quotes=tuple(quotes),
+            reason="declined" if declined else None, diagnostics=diagnostics,
+        )
+
+    def search(self, question: str) -> list[Hit]:
+        """Ranked passages without quoting: for benchmarks that judge passages, not quotes."""
+        live = self._live
+        return live.retriever.search(question, self.embedder.encode([question])[0])
+
+    @staticmethod
+    def _passage_span(live: _Live, row: int) -> tuple[str, int, int]:
+        passage = live.index.passages[row]
+        return passage.source, passage.start, passage.end
+
+    def _sentence_vectors(self, spans: list[Span]) -> np.ndarray:
+        """Sentence embeddings, cached by text so repeated questions cost one lookup."""
+        live = self._live
+        keys = [(live.index.articles[s].sha256, s, a, b) for s, a, b in spans]
+        with self._cache_lock:
+            missing = [i for i, key in enumerate(keys) if key not in self._sentence_cache]
+        if missing:
+            texts = [live.index.articles[spans[i][0]].text[spans[i][1] : spans[i][2]] for i in missing]
+            encoded = self.embedder.encode(texts)
+            with self._cache_lock:
+                for i, vector in zip(missing, encoded):
+                    self._sentence_cache[keys[i]] = vector
+        with self._cache_lock:
+            out = []
+            for key in keys:
+                vector = self._sentence_cache.get(key)
+                if vector is None:  # evicted by another thread meanwhile; rare, so recompute
+                    source, a, b = key[1:]
+                    vector = self.embedder.encode([live.index.articles[source].text[a:b]])[0]
+                self._sentence_cache[key] = vector
+                self._sentence_cache.move_to_end(key)
+                out.append(vector)
+            while len(self._sentence_cache) > SENTENCE_CACHE:
+                self._sentence_cache.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+
+    # --- what is indexed ---------------------------------------------------------------------------
 
     def sources(self) -> SourcesReport:
-        """What the index holds, without rebuilding."""
-        raise NotImplementedError
+        index = self._live.index
+        manifest = index.manifest
+        stale = store.staleness(
+            manifest, self.settings.seeds_dir, build_params(self.settings), max_file_bytes=self.settings.max_file_bytes
+        )
+        return sources_report(manifest, stale is not None)
+
+    # --- rebuilding -----------------------------------------------------------------------------
 
     @property
     def reindexing(self) -> bool:
-        raise NotImplementedError
+        return self._reindex_lock.locked()
 
     def reindex(self, progress: Progress | None = None) -> ReindexReport:
-        """Rebuild from the seeds folder, swap atomically; raises ReindexInProgress if one runs."""
-        raise NotImplementedError
+        """Rebuild from the seeds folder and swap; raises ReindexInProgress if one already runs."""
+        if not self._reindex_lock.acquire(blocking=False):
+            raise ReindexInProgress("a rebuild is already running")
+        try:
+            try:
+                index, report = store.build(
+                    self.settings.index_dir, self.settings.seeds_dir, self.embedder, build_params(self.settings),
+                    max_file_bytes=self.settings.max_file_bytes, batch_size=self.settings.embedding_batch_size,
+                    previous=self._live.index, progress=progress,
+                )
+            except store.BuildLocked as error:
+                raise ReindexInProgress(str(error)) from None
+            self._live = _Live(index, self._fusion)
+            return report
+        finally:
+            self._reindex_lock.release()
+
+
+def sources_report(manifest: dict, seeds_changed: bool) -> SourcesReport:
+    """What a manifest says, in the shape every front end lists."""
+    from .models import IndexedArticle
+
+    return SourcesReport(
+        model=manifest["params"]["model"],
+        dimension=manifest["dimension"],
+        built_at=manifest["built_at"],
+        format_version=manifest["format_version"],
+        passages=manifest["counts"]["passages"],
+        articles=tuple(
+            IndexedArticle(a["source"], a["title"], a["passages"], a["sha256"], a["indexed_at"])
+            for a in manifest["articles"]
+        ),
+        seeds_changed=seeds_changed,
+        index_kind=manifest["index_kind"],
+    )

@@ -1,0 +1,283 @@
+"""The command line: index, ask, sources, sync, run, eval, bench.
+
+Heavy libraries (torch, sentence-transformers, discord.py) are imported inside the commands that
+need them, so `sources` and `sync --dry-run` start in a fraction of a second. Every failure a user
+can cause ends in one line on stderr and a documented exit code, never a traceback:
+
+    0  done (a declined question is a done answer too)
+    1  the work failed: the index cannot be built or loaded, the model cannot load, login failed
+    2  usage or configuration: bad arguments, an invalid setting, an empty question, no token
+    130 interrupted
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from .config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from .engine import Engine, Progress
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """The user asked for something that cannot be done as asked (exit 2)."""
+
+
+class Failure(Exception):
+    """The work could not be done (exit 1)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage plus error
+        raise UsageError(f"{message} (see `python -m bot {self.prog.split()[-1]} --help`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seeds", type=Path, metavar="DIR", help="seeds folder (default: SEEDS_DIR or ./seeds)")
+    common.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: INDEX_DIR or ./index)")
+
+    parser = _Parser(prog="bot", description="Answer questions about the Iraq premiership crisis with cited quotes.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("index", parents=[common], help="build or refresh the index")
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with quotes")
+    ask.add_argument("question", nargs="+", help='the question, or "-" for one question per line on stdin')
+    ask.add_argument("--json", action="store_true", help="print one JSON object (JSON Lines for -)")
+    ask.add_argument("--discord", action="store_true", help="print the exact Discord message body as JSON")
+    ask.add_argument("-k", type=int, default=None, help="number of quotes (default: TOP_K)")
+    ask.add_argument("--no-abstain", action="store_true", help="quote the k best even where the bot would decline")
+
+    sources = commands.add_parser("sources", parents=[common], help="list what the index holds")
+    sources.add_argument("--json", action="store_true")
+
+    sync = commands.add_parser("sync", parents=[common], help="register the slash commands with Discord")
+    sync.add_argument("--guild", type=int, default=None, metavar="ID", help="sync to one server only")
+    sync.add_argument("--dry-run", action="store_true", help="print the command payloads; needs no token")
+
+    commands.add_parser("run", parents=[common], help="start the Discord bot (DISCORD_TOKEN)")
+
+    evaluate = commands.add_parser("eval", parents=[common], help="measure answer quality")
+    kinds = evaluate.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    qa = kinds.add_parser("qa", help="questions with answer strings (dev.jsonl format)")
+    qa.add_argument("file", type=Path)
+    beir = kinds.add_parser("beir", help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels-test.tsv")
+    beir.add_argument("folder", type=Path)
+    beir.add_argument("--limit", type=int, default=None, help="only the first N queries")
+
+    bench = commands.add_parser("bench", parents=[common], help="measure speed and memory")
+    bench.add_argument("--scales", default="3,10000,100000,1000000", help="passage counts to measure")
+    bench.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(seeds_dir=args.seeds, index_dir=args.index)
+
+
+def _progress() -> "Progress | None":
+    """A progress bar on stderr when a person is watching; silence in pipes and CI."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="passage" if stage == "embedding" else "step",
+                                     file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return report
+
+
+def open_engine(settings: Settings) -> "Engine":
+    from .embedding import EmbeddingError
+    from .engine import Engine
+    from .store import BuildLocked, IndexUnavailable
+
+    try:
+        return Engine.open(settings, progress=_progress())
+    except (FileNotFoundError, NotADirectoryError, IndexUnavailable, BuildLocked, EmbeddingError) as error:
+        raise Failure(str(error)) from None
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Always a fresh build; unchanged passages come from the embedding cache, so it is cheap."""
+    import time
+
+    from . import store
+    from .embedding import EmbeddingError, SentenceTransformerEmbedder
+    from .engine import build_params
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    try:
+        previous = store.load(settings.index_dir)
+    except store.IndexUnavailable as error:
+        print(f"no usable index yet ({error}); building from scratch", file=sys.stderr)
+        previous = None
+    try:
+        index, report = store.build(
+            settings.index_dir, settings.seeds_dir, SentenceTransformerEmbedder(settings.embedding_model),
+            build_params(settings), max_file_bytes=settings.max_file_bytes,
+            batch_size=settings.embedding_batch_size, previous=previous, progress=_progress(),
+        )
+    except (FileNotFoundError, NotADirectoryError, store.BuildLocked, EmbeddingError) as error:
+        raise Failure(str(error)) from None
+    except OSError as error:
+        raise Failure(f"could not write the index ({error.strerror or error}); the previous index is unchanged") from None
+    for skipped in report.skipped:
+        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    changes = ", ".join(
+        f"{label} {len(items)}" for label, items in
+        (("added", report.added), ("removed", report.removed), ("changed", report.changed)) if items
+    )
+    print(
+        f"indexed {len(index.articles)} articles, {report.passages_after} passages "
+        f"({report.embedded} embedded{', ' + changes if changes else ''}) in {time.perf_counter() - started:.1f}s"
+    )
+    return EXIT_OK
+
+
+def _questions(args: argparse.Namespace) -> list[str] | None:
+    """None means read stdin line by line."""
+    if args.question == ["-"]:
+        return None
+    question = " ".join(args.question)
+    if not question.strip():
+        raise UsageError("the question is empty: ask something about the articles")
+    return [question]
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from . import render
+
+    if args.k is not None and not 1 <= args.k <= 100:
+        raise UsageError("-k must be between 1 and 100")
+    if args.json and args.discord:
+        raise UsageError("choose one of --json and --discord")
+    questions = _questions(args)
+    engine = open_engine(_settings(args))
+
+    def one(question: str) -> str:
+        answer = engine.ask(question, k=args.k, abstain=not args.no_abstain)
+        if args.discord:
+            from .discord_payload import message_body
+
+            return json.dumps(message_body(answer), ensure_ascii=False)
+        if args.json or questions is None:
+            return render.dumps(render.answer_json(answer))
+        return render.answer_text(answer)
+
+    if questions is None:
+        for line in sys.stdin:
+            question = line.rstrip("\r\n")
+            if question.strip():
+                print(one(question), flush=True)
+        return EXIT_OK
+    print(one(questions[0]))
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from . import render, store
+    from .engine import build_params, sources_report
+
+    settings = _settings(args)
+    try:
+        _, manifest = store.read_manifest(settings.index_dir, verify=False)
+        stale = store.staleness(manifest, settings.seeds_dir, build_params(settings),
+                                max_file_bytes=settings.max_file_bytes)
+    except store.IndexUnavailable as error:
+        raise Failure(f"{error}; build it with `python -m bot index`") from None
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise Failure(str(error)) from None
+    report = sources_report(manifest, stale is not None)
+    print(render.dumps(render.sources_json(report)) if args.json else render.sources_text(report))
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.dry_run:
+        from .client import command_payloads
+
+        print(json.dumps(command_payloads(settings), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    token = _token(settings)
+    import asyncio
+
+    from .client import sync_commands
+
+    del token
+    names = asyncio.run(sync_commands(settings, args.guild))
+    print(f"synced {len(names)} commands: {', '.join(names)}")
+    return EXIT_OK
+
+
+def _token(settings: Settings) -> str:
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        raise UsageError("DISCORD_TOKEN is not set: put it in the environment or in .env (see .env.example)")
+    return settings.discord_token.get_secret_value()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _token(settings)
+    from .client import run_bot
+
+    return run_bot(settings, open_engine(settings))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from . import evaluation
+
+    settings = _settings(args)
+    if args.kind == "qa":
+        return evaluation.run_qa(settings, args.file)
+    return evaluation.run_beir(settings, args.folder, limit=args.limit)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.run(_settings(args), args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "index": cmd_index, "ask": cmd_ask, "sources": cmd_sources, "sync": cmd_sync,
+    "run": cmd_run, "eval": cmd_eval, "bench": cmd_bench,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Failure as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

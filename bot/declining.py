@@ -1,0 +1,61 @@
+"""When to say nothing: off-topic questions get a decline, not the least-bad quotes.
+
+One cosine cut-off is fragile (off-topic questions reach about 0.19, weak on-topic ones start near
+0.22), so two independent signals must agree before the bot answers: the embedding's similarity,
+and whether the best passages actually contain the question's content words. A question with a
+strong semantic match answers on similarity alone (paraphrases share no words).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+from .lexical import stem_terms
+from .quoting import term_coverage
+from .retrieval import Hit
+
+if TYPE_CHECKING:
+    from .store import LoadedIndex
+
+EVIDENCE_PASSAGES = 3  # term coverage is read from this many of the best passages
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineParams:
+    min_dense: float  # below this cosine, always decline
+    confident_dense: float  # at or above it, answer whatever the words say
+    min_coverage: float  # in between, this share of the question's content words must appear
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    best_dense: float
+    best_lexical: float
+    coverage: float
+
+    @classmethod
+    def of(cls, question: str, hits: Sequence[Hit], index: "LoadedIndex") -> "Evidence":
+        if not hits:
+            return cls(-1.0, 0.0, 0.0)
+        terms = set(stem_terms(question))
+        coverage = max(
+            term_coverage(terms, index.passages[hit.row].text) for hit in hits[:EVIDENCE_PASSAGES]
+        )
+        return cls(
+            best_dense=max(hit.dense for hit in hits),
+            best_lexical=max(hit.lexical for hit in hits),
+            coverage=coverage,
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        return {"best_dense": round(self.best_dense, 4), "best_lexical": round(self.best_lexical, 4),
+                "coverage": round(self.coverage, 4)}
+
+
+def should_decline(evidence: Evidence, params: DeclineParams) -> bool:
+    if evidence.best_dense < params.min_dense:
+        return True
+    if evidence.best_dense >= params.confident_dense:
+        return False
+    return evidence.coverage < params.min_coverage

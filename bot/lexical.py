@@ -1,0 +1,98 @@
+"""Lexical search with bm25s: catches the names, numbers and rare words that embeddings blur.
+
+The tokenizer (English stopwords, Snowball stemmer) and its vocabulary are saved beside the BM25
+matrices so a question is tokenised exactly as the passages were.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+from bm25s.tokenization import Tokenizer
+
+# Anserini's BEIR settings: shorter passages than web documents favour a low b.
+K1 = 0.9
+B = 0.4
+
+_stemmer = Stemmer.Stemmer("english")
+
+# bm25s logs a line per load; the engine reports what matters itself.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _tokenizer() -> Tokenizer:
+    return Tokenizer(stemmer=_stemmer.stemWord, stopwords="en", lower=True)
+
+
+_word = re.compile(r"(?u)\b\w\w+\b")
+_stopwords = frozenset(STOPWORDS_EN)
+
+
+def stem_terms(text: str) -> list[str]:
+    """The normalisation BM25 applies, for term-overlap scoring of single sentences."""
+    words = [word for word in _word.findall(text.lower()) if word not in _stopwords]
+    return _stemmer.stemWords(words)
+
+
+class LexicalIndex:
+    """BM25 over passage texts; ids are row numbers of the texts given."""
+
+    def __init__(self, retriever: bm25s.BM25, tokenizer: Tokenizer, size: int) -> None:
+        self._retriever = retriever
+        self._tokenizer = tokenizer
+        self._size = size
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "LexicalIndex":
+        tokenizer = _tokenizer()
+        ids = tokenizer.tokenize(texts, return_as="ids", show_progress=False)
+        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever.index(ids, show_progress=False)
+        return cls(retriever, tokenizer, len(texts))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._retriever.save(str(folder), show_progress=False)
+        self._tokenizer.save_vocab(str(folder))
+        self._tokenizer.save_stopwords(str(folder))
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> "LexicalIndex":
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        tokenizer = _tokenizer()
+        tokenizer.load_vocab(str(folder))
+        tokenizer.load_stopwords(str(folder))
+        return cls(retriever, tokenizer, size)
+
+    def query_ids(self, question: str) -> list[int]:
+        """Known vocabulary ids of the question's terms (unknown words cannot match anything)."""
+        ids = self._tokenizer.tokenize([question], return_as="ids", update_vocab=False, show_progress=False)[0]
+        unknown = self._tokenizer.get_vocab_dict().get("", None)
+        return [token for token in ids if token != unknown]
+
+    def scores(self, question: str) -> np.ndarray | None:
+        """BM25 score of every passage, or None when no word of the question is in the vocabulary."""
+        terms = self.query_ids(question)
+        if not terms or not self._size:
+            return None
+        return self._retriever.get_scores(terms)
+
+
+def top_rows(scores: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) of the k best positive scores, best first."""
+    if scores is None or not len(scores):
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    keep = scores[top] > 0
+    return scores[top][keep].astype(np.float32), top[keep].astype(np.int64)

@@ -1,0 +1,181 @@
+"""From ranked passages to quotes: the sentence or two that answers, each an exact slice.
+
+Within the best passages every sentence is scored by its own similarity to the question, its
+term overlap with it, and the rank of the passage it came from. A sentence that cannot stand
+alone ("Some of those militias ...") is widened to the sentence before it. A statement that
+several articles carry is quoted once, citing all of them, and the remaining slots go to
+different information (maximal marginal relevance).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .lexical import stem_terms
+from .models import Article, Citation, Quote
+from .passages import split_sentences
+from .retrieval import Hit
+
+Span = tuple[str, int, int]  # (source, start, end)
+SentenceVectors = Callable[[list[Span]], np.ndarray]
+
+# Words that point back at a previous sentence: such a sentence is quoted with the one before it.
+_LEANS_BACK = re.compile(
+    r"^[\"“‘'(]*\s*(?:he|she|it|they|this|that|these|those|such|his|her|their|its|but|and|or|so|"
+    r"however|also|yet|still|meanwhile|instead|there|then|both|the two|some of (?:those|these|them))\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\w+")
+MIN_WORDS = 6  # a shorter sentence rarely says anything on its own
+SHARED_RUN = 6  # this many words in a row in two quotes means they carry the same statement
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteParams:
+    passages: int = 8  # how many of the best passages sentences are drawn from
+    passage_weight: float = 0.4  # rank of the passage, against the sentence's own evidence
+    dense_weight: float = 0.5  # within the sentence's own evidence: cosine against term overlap
+    diversity: float = 0.3  # MMR: penalty for resembling a quote already chosen
+    duplicate_cosine: float = 0.9  # this similar, in another article, is the same statement
+    citation_passages: int = 40  # how far down the ranking other carriers of a quote are looked for
+
+
+@dataclass(slots=True)
+class _Candidate:
+    source: str
+    start: int
+    end: int
+    score: float
+    vector: np.ndarray
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def shares_statement(a: str, b: str, run: int = SHARED_RUN) -> bool:
+    """True when both texts contain the same run of `run` consecutive words."""
+    words_a, words_b = _words(a), _words(b)
+    grams = {tuple(words_a[i : i + run]) for i in range(len(words_a) - run + 1)}
+    return any(tuple(words_b[i : i + run]) in grams for i in range(len(words_b) - run + 1))
+
+
+def term_coverage(question_terms: set[str], text: str) -> float:
+    """Share of the question's content words (stemmed) that the text contains."""
+    if not question_terms:
+        return 0.0
+    return len(question_terms & set(stem_terms(text))) / len(question_terms)
+
+
+def widen(article_sentences: Sequence[tuple[int, int]], index: int, text: str) -> tuple[int, int]:
+    """The span to quote for sentence `index`: itself, or with its predecessor in the same paragraph."""
+    start, end = article_sentences[index]
+    sentence = text[start:end]
+    needs_context = _LEANS_BACK.match(sentence) or len(_WORD.findall(sentence)) < MIN_WORDS
+    if needs_context and index > 0:
+        previous_start, previous_end = article_sentences[index - 1]
+        if "\n" not in text[previous_end:start] and "\r" not in text[previous_end:start]:
+            return previous_start, end
+    return start, end
+
+
+def pick_quotes(
+    question: str, query_vector: np.ndarray, hits: Sequence[Hit], passage_of: Callable[[int], tuple[str, int, int]],
+    articles: dict[str, Article], sentences: dict[str, list[tuple[int, int]]], vectors_for: SentenceVectors,
+    k: int, params: QuoteParams = QuoteParams(),
+) -> list[Quote]:
+    """The k quotes that best answer the question, duplicates merged into `also_in`."""
+    top = hits[: params.passages]
+    if not top:
+        return []
+    best = top[0].score or 1.0
+    # Each sentence inside the chosen passages, with the best passage score it appears under.
+    passage_score: dict[tuple[str, int], float] = {}
+    for hit in top:
+        source, start, end = passage_of(hit.row)
+        spans = sentences[source]
+        for i, (s, e) in enumerate(spans):
+            if s >= start and e <= end:
+                key = (source, i)
+                passage_score[key] = max(passage_score.get(key, 0.0), hit.score / best)
+    keys = list(passage_score)
+    spans = [(source, *widen(sentences[source], i, articles[source].text)) for source, i in keys]
+    vectors = vectors_for(spans)
+    cosines = vectors @ query_vector
+    question_terms = set(stem_terms(question))
+    candidates = []
+    for key, span, vector, cosine in zip(keys, spans, vectors, cosines):
+        own = params.dense_weight * float(cosine) + (1 - params.dense_weight) * term_coverage(
+            question_terms, articles[span[0]].text[span[1] : span[2]]
+        )
+        score = params.passage_weight * passage_score[key] + (1 - params.passage_weight) * own
+        candidates.append(_Candidate(span[0], span[1], span[2], score, vector))
+    quotes = _select(candidates, articles, k, params)
+    pool = {passage_of(hit.row) for hit in hits[: params.citation_passages]}
+    return [_cite_elsewhere(quote, pool, articles) for quote in quotes]
+
+
+def _cite_elsewhere(quote: Quote, pool: set[tuple[str, int, int]], articles: dict[str, Article]) -> Quote:
+    """Articles carrying the quoted statement but not drawn as candidates are cited too."""
+    cited = {quote.source, *(c.source for c in quote.also_in)}
+    extra: list[Citation] = []
+    for source, start, end in sorted(pool):
+        if source in cited:
+            continue
+        article = articles[source]
+        for s, e in split_sentences(article.text, start, end):
+            if shares_statement(quote.text, article.text[s:e]):
+                extra.append(Citation(source, article.title, s, e, article.paragraph_at(s)))
+                cited.add(source)
+                break
+    if not extra:
+        return quote
+    return replace(quote, also_in=quote.also_in + tuple(extra))
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    return a.source == b.source and a.start < b.end and b.start < a.end
+
+
+def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, params: QuoteParams) -> list[Quote]:
+    """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation."""
+    remaining = sorted(candidates, key=lambda c: -c.score)
+    chosen: list[_Candidate] = []
+    also: list[list[Citation]] = []
+    while remaining and len(chosen) < k:
+        def mmr(c: _Candidate) -> float:
+            similarity = max((float(c.vector @ q.vector) for q in chosen), default=0.0)
+            return c.score - params.diversity * max(similarity, 0.0)
+
+        pick = max(remaining, key=mmr)
+        remaining.remove(pick)
+        chosen.append(pick)
+        also.append([])
+        # Everything that says the same thing is folded into this quote now, so it never takes a slot.
+        text = articles[pick.source].text[pick.start : pick.end]
+        for other in list(remaining):
+            other_text = articles[other.source].text[other.start : other.end]
+            same = _overlaps(other, pick) or (
+                float(other.vector @ pick.vector) >= params.duplicate_cosine or shares_statement(text, other_text)
+            )
+            if not same:
+                continue
+            remaining.remove(other)
+            cited = {pick.source, *(c.source for c in also[-1])}
+            if other.source not in cited:
+                article = articles[other.source]
+                also[-1].append(
+                    Citation(other.source, article.title, other.start, other.end, article.paragraph_at(other.start))
+                )
+    return [
+        Quote(
+            text=articles[c.source].text[c.start : c.end], source=c.source, title=articles[c.source].title,
+            start=c.start, end=c.end, paragraph=articles[c.source].paragraph_at(c.start), score=round(c.score, 4),
+            also_in=tuple(citations),
+        )
+        for c, citations in zip(chosen, also)
+    ]

@@ -1,0 +1,95 @@
+"""Answer -> what a person reads in a terminal, or the JSON a program reads.
+
+The only words here that are not quotes are the constants below; quotes are printed exactly as
+sliced from their files (the Discord body lives in `discord_payload`, built from the same Answer).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from .models import Answer, Citation, Quote, SourcesReport
+
+DECLINE = "No article in the index answers that."
+EMPTY_QUESTION = "Ask a question about the articles."
+NO_INDEX = "The index holds no articles yet."
+REASONS = {"declined": DECLINE, "empty": EMPTY_QUESTION, "no-index": NO_INDEX}
+
+
+def _cite(title: str, source: str, paragraph: int) -> str:
+    return f"{title} ({source}, paragraph {paragraph})"
+
+
+def _also(citations: tuple[Citation, ...]) -> str:
+    return "; ".join(_cite(c.title, c.source, c.paragraph) for c in citations)
+
+
+def answer_text(answer: Answer) -> str:
+    """Numbered quotes, each with its headline and file; or the fixed message for no answer."""
+    if not answer.answered and not answer.quotes:
+        return REASONS.get(answer.reason or "declined", DECLINE)
+    blocks = []
+    if not answer.answered:
+        blocks.append(DECLINE)  # --no-abstain: the quotes follow, but the bot would not have answered
+    for number, quote in enumerate(answer.quotes, start=1):
+        lines = [f"{number}. “{quote.text}”", f"   — {_cite(quote.title, quote.source, quote.paragraph)}"]
+        if quote.also_in:
+            lines.append(f"   also in: {_also(quote.also_in)}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _quote_json(rank: int, quote: Quote) -> dict:
+    return {
+        "rank": rank,
+        "quote": quote.text,
+        "source": quote.source,
+        "title": quote.title,
+        "start": quote.start,
+        "end": quote.end,
+        "score": quote.score,
+        "paragraph": quote.paragraph,
+        "also_in": [asdict(c) for c in quote.also_in],
+    }
+
+
+def answer_json(answer: Answer) -> dict:
+    """The `ask --json` contract: `quote == file_text[start:end]` for every passage."""
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "passages": [_quote_json(rank, quote) for rank, quote in enumerate(answer.quotes, start=1)],
+    }
+
+
+def sources_json(report: SourcesReport) -> dict:
+    return {
+        "index": {
+            "model": report.model,
+            "dimension": report.dimension,
+            "built_at": report.built_at,
+            "format_version": report.format_version,
+            "passages": report.passages,
+            "articles": len(report.articles),
+            "index_kind": report.index_kind,
+        },
+        "articles": [asdict(article) for article in report.articles],
+        "seeds_changed": report.seeds_changed,
+    }
+
+
+def sources_text(report: SourcesReport) -> str:
+    lines = [
+        f"{len(report.articles)} articles, {report.passages} passages; built {report.built_at} "
+        f"with {report.model} ({report.index_kind} index)"
+    ]
+    for article in report.articles:
+        lines.append(f"- {article.title} ({article.source}, {article.passages} passages, indexed {article.indexed_at})")
+    if report.seeds_changed:
+        lines.append("The seeds folder has changed since this index was built: run `python -m bot index`.")
+    return "\n".join(lines)
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False)
