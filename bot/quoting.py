@@ -72,14 +72,16 @@ def term_coverage(question_terms: set[str], text: str) -> float:
 
 
 def widen(article_sentences: Sequence[tuple[int, int]], index: int, text: str) -> tuple[int, int]:
-    """The span to quote for sentence `index`: itself, or with its predecessor in the same paragraph."""
+    """The span to quote for sentence `index`: itself, or from the start of the sentence before.
+
+    News paragraphs are often a single sentence, so the sentence a pronoun leans on may sit in the
+    previous paragraph; the quote then spans the paragraph break, still an exact slice.
+    """
     start, end = article_sentences[index]
     sentence = text[start:end]
     needs_context = _LEANS_BACK.match(sentence) or len(_WORD.findall(sentence)) < MIN_WORDS
     if needs_context and index > 0:
-        previous_start, previous_end = article_sentences[index - 1]
-        if "\n" not in text[previous_end:start] and "\r" not in text[previous_end:start]:
-            return previous_start, end
+        return article_sentences[index - 1][0], end
     return start, end
 
 

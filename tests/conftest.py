@@ -1,0 +1,62 @@
+"""Shared fixtures: the real model is loaded once per session, and one real index is built from
+the launch articles into a temporary folder (never into the repo's index/)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SHARED = REPO.parent / "shared"
+DEV_QA = SHARED / "eval" / "dev.jsonl"
+EXTRA_QA = Path(__file__).resolve().parent / "data" / "extra_qa.jsonl"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from bot.embedding import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()
+    model.encode(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def seeds_copy(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("seeds")
+    for path in SEEDS.iterdir():
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def settings(seeds_copy, tmp_path_factory):
+    from bot.config import load_settings
+
+    return load_settings(seeds_dir=seeds_copy, index_dir=tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def engine(settings, embedder):
+    """The real engine over the three launch articles: real model, real FAISS, real BM25."""
+    from bot.engine import Engine
+
+    return Engine.open(settings, embedder=embedder)
+
+
+@pytest.fixture()
+def fresh_settings(tmp_path):
+    """Settings over a private copy of the seeds, for tests that change files or indexes."""
+    from bot.config import load_settings
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    return load_settings(seeds_dir=seeds, index_dir=tmp_path / "index")

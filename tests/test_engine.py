@@ -1,0 +1,128 @@
+"""The engine end to end on the launch articles, with the real model: what a user asking sees."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from conftest import DEV_QA, EXTRA_QA
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _holds(text: str, answers: list[str]) -> bool:
+    return any(answer.lower() in text.lower() for answer in answers)
+
+
+def _file_text(settings, source: str) -> str:
+    return (settings.seeds_dir / source).read_bytes().decode("utf-8")
+
+
+def test_oman_question_is_answered_from_the_article_that_says_it(engine):
+    answer = engine.ask("Where did US and Iranian officials hold talks?")
+    assert answer.answered
+    first = answer.quotes[0]
+    assert "Oman" in first.text
+    assert first.source == "003_42fc9fe0a8eacdba.txt"
+
+
+@pytest.mark.parametrize("row", [r for r in _rows(DEV_QA) if r["answerable"]], ids=lambda r: r["question"][:40])
+def test_dev_answerable_questions_quote_an_answer_in_the_first_three(engine, row):
+    answer = engine.ask(row["question"])
+    assert answer.answered, answer.diagnostics
+    assert any(_holds(q.text, row["answers"]) for q in answer.quotes[:3]), [q.text for q in answer.quotes]
+
+
+def test_dev_first_quote_holds_the_answer_for_nine_of_ten(engine):
+    rows = [r for r in _rows(DEV_QA) if r["answerable"]]
+    first = sum(_holds(engine.ask(r["question"]).quotes[0].text, r["answers"]) for r in rows)
+    assert first >= 9
+
+
+@pytest.mark.parametrize("row", [r for r in _rows(DEV_QA) + _rows(EXTRA_QA) if not r["answerable"]],
+                         ids=lambda r: r["question"][:40])
+def test_off_topic_questions_are_declined_with_no_quotes(engine, row):
+    answer = engine.ask(row["question"])
+    assert not answer.answered
+    assert answer.quotes == ()
+    assert answer.reason == "declined"
+
+
+def test_unseen_questions_keep_their_quotes(engine):
+    """Questions written apart from the dev set: the rules were not tuned on them."""
+    rows = [r for r in _rows(EXTRA_QA) if r["answerable"]]
+    answers = [engine.ask(r["question"]) for r in rows]
+    assert all(a.answered for a in answers), [a.question for a in answers if not a.answered]
+    in_three = sum(any(_holds(q.text, r["answers"]) for q in a.quotes) for r, a in zip(rows, answers))
+    assert in_three >= 0.85 * len(rows)
+
+
+def test_statement_carried_by_all_three_articles_is_quoted_once_citing_the_others(engine):
+    answer = engine.ask("What did Trump say would happen if Maliki returns to power?")
+    carrying = [q for q in answer.quotes if "no longer help Iraq" in q.text]
+    assert len(carrying) == 1
+    cited = {carrying[0].source, *(c.source for c in carrying[0].also_in)}
+    assert cited == {"000_389047a5565d4974.txt", "001_d007a2e75fab5d5c.txt", "003_42fc9fe0a8eacdba.txt"}
+
+
+def test_also_in_citations_point_at_the_statement_in_the_other_files(engine, settings):
+    answer = engine.ask("What did Trump say would happen if Maliki returns to power?")
+    for quote in answer.quotes:
+        for citation in quote.also_in:
+            assert "no longer help Iraq" in _file_text(settings, citation.source)[citation.start : citation.end]
+
+
+def test_quotes_are_a_sentence_or_two_not_whole_passages(engine):
+    from bot.passages import split_sentences
+
+    rows = [r for r in _rows(DEV_QA) + _rows(EXTRA_QA) if r["answerable"]]
+    counts = sorted(len(split_sentences(q.text)) for r in rows for q in engine.ask(r["question"]).quotes)
+    assert counts[len(counts) // 2] <= 2
+    assert max(counts) <= 2
+
+
+def test_a_sentence_that_leans_on_the_previous_one_is_quoted_with_it(engine):
+    answer = engine.ask("Did any militias support Maliki?")
+    quote = next(q for q in answer.quotes if "voiced their support" in q.text)
+    assert not quote.text.startswith("Some of those militias")  # "those" needs the sentence before
+
+
+def test_empty_question_is_not_searched(engine):
+    for question in ["", "   ", "\n\t"]:
+        answer = engine.ask(question)
+        assert not answer.answered and answer.reason == "empty" and answer.quotes == ()
+
+
+def test_no_abstain_returns_quotes_but_still_says_it_would_decline(engine):
+    answer = engine.ask("How do I bake sourdough bread?", k=2, abstain=False)
+    assert not answer.answered
+    assert len(answer.quotes) == 2
+
+
+ODD_QUESTIONS = [
+    "", "?", "x" * 10_000, "Maliki " * 2_000, "🇮🇶🔥 Maliki 🤔?", "ما هو موقف المالكي من تهديدات ترامب؟",
+    "Maliki\x00\x07\x1b[31m third term", "**Trump** _said_ `what` about [Iraq](http://evil.example)?",
+    "@everyone what did Trump say?", "<@123456789> <@&987654321> Oman talks", "\u202eOman\u202c talks?",
+    "Ma\u200bli\u200bki", "```\nDROP TABLE passages;\n```", "\r\n\r\nOman\r\n",
+]
+
+
+@pytest.mark.parametrize("question", ODD_QUESTIONS, ids=range(len(ODD_QUESTIONS)))
+def test_every_quote_is_an_exact_slice_of_its_file_for_odd_questions(engine, settings, question):
+    answer = engine.ask(question, k=5, abstain=False)
+    for quote in answer.quotes:
+        assert quote.text == _file_text(settings, quote.source)[quote.start : quote.end]
+        assert quote.text.strip() == quote.text and quote.text
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=st.text(min_size=0, max_size=300))
+def test_every_quote_is_an_exact_slice_for_generated_questions(engine, settings, question):
+    answer = engine.ask(question, k=3, abstain=False)
+    for quote in answer.quotes:
+        assert quote.text == _file_text(settings, quote.source)[quote.start : quote.end]

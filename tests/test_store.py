@@ -1,0 +1,166 @@
+"""The index folder: nothing already indexed is ever lost, and damage is detected, not served."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot import store
+from bot.engine import Engine, build_params
+
+from conftest import REPO
+
+
+def _build(settings, embedder, previous=None):
+    return store.build(
+        settings.index_dir, settings.seeds_dir, embedder, build_params(settings),
+        max_file_bytes=settings.max_file_bytes, previous=previous,
+    )
+
+
+def test_build_writes_a_manifest_that_describes_the_index(fresh_settings, embedder):
+    index, report = _build(fresh_settings, embedder)
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["params"]["model"] == fresh_settings.embedding_model
+    assert manifest["dimension"] == 384
+    assert manifest["counts"] == {"articles": 3, "passages": report.passages_after}
+    assert {a["source"] for a in manifest["articles"]} == {p.name for p in fresh_settings.seeds_dir.iterdir()}
+    assert all(len(a["sha256"]) == 64 and a["indexed_at"] for a in manifest["articles"])
+    assert "built_at" in manifest and set(manifest["files"]) >= {"vectors.npy", "passages.jsonl", "articles.jsonl"}
+    assert report.added and not report.removed and report.embedded == report.passages_after
+
+
+def test_a_reloaded_index_answers_like_the_one_just_built(fresh_settings, embedder):
+    _build(fresh_settings, embedder)
+    loaded = store.load(fresh_settings.index_dir)
+    assert loaded.passages and all(
+        p.text == loaded.articles[p.source].text[p.start : p.end] for p in loaded.passages
+    )
+    answer = Engine(fresh_settings, embedder, loaded).ask("Where did US and Iranian officials hold talks?")
+    assert "Oman" in answer.quotes[0].text
+
+
+@pytest.mark.parametrize("damage", ["truncate", "edit", "delete", "manifest", "pointer"])
+def test_a_damaged_index_is_detected_and_rebuilt_not_served(fresh_settings, embedder, damage):
+    index, _ = _build(fresh_settings, embedder)
+    vectors = index.path / "vectors.npy"
+    if damage == "truncate":
+        vectors.write_bytes(vectors.read_bytes()[:-100])
+    elif damage == "edit":
+        data = bytearray(vectors.read_bytes())
+        data[-5] ^= 0xFF
+        vectors.write_bytes(bytes(data))
+    elif damage == "delete":
+        (index.path / "passages.jsonl").unlink()
+    elif damage == "manifest":
+        manifest = json.loads((index.path / "manifest.json").read_text())
+        manifest["counts"]["passages"] += 1
+        (index.path / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        (fresh_settings.index_dir / store.CURRENT).write_text("{not json")
+    with pytest.raises(store.IndexUnavailable) as caught:
+        store.load(fresh_settings.index_dir)
+    assert str(caught.value)  # a message a person can read
+    engine = Engine.open(fresh_settings, embedder=embedder)  # rebuilt at start
+    assert "Oman" in engine.ask("Where did US and Iranian officials hold talks?").quotes[0].text
+
+
+def test_stale_index_is_noticed_when_an_article_changes_and_when_settings_change(fresh_settings, embedder):
+    index, _ = _build(fresh_settings, embedder)
+    params = build_params(fresh_settings)
+    assert store.staleness(index.manifest, fresh_settings.seeds_dir, params, max_file_bytes=10**7) is None
+    changed = params.__class__(**{**params.to_dict(), "passage_max_tokens": 64})
+    assert "passage_max_tokens" in store.staleness(index.manifest, fresh_settings.seeds_dir, changed, max_file_bytes=10**7)
+    with (fresh_settings.seeds_dir / "001_d007a2e75fab5d5c.txt").open("a", encoding="utf-8") as handle:
+        handle.write("\nA new paragraph about the talks in Muscat.\n")
+    assert store.staleness(index.manifest, fresh_settings.seeds_dir, params, max_file_bytes=10**7)
+
+
+def test_changing_one_article_re_embeds_only_its_passages(fresh_settings, embedder):
+    first, _ = _build(fresh_settings, embedder)
+    path = fresh_settings.seeds_dir / "001_d007a2e75fab5d5c.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "\nA new paragraph about talks in Muscat.\n", encoding="utf-8")
+    second, report = _build(fresh_settings, embedder, previous=first)
+    assert report.changed == ("001_d007a2e75fab5d5c.txt",)
+    own = sum(1 for p in second.passages if p.source == "001_d007a2e75fab5d5c.txt")
+    assert 0 < report.embedded <= own
+    unchanged = {a.source: a.indexed_at for a in second.article_list() if a.source != "001_d007a2e75fab5d5c.txt"}
+    assert unchanged == {s: first.indexed_at[s] for s in unchanged}
+
+
+def test_removed_and_added_articles_are_reported(fresh_settings, embedder):
+    first, _ = _build(fresh_settings, embedder)
+    (fresh_settings.seeds_dir / "000_389047a5565d4974.txt").unlink()
+    (fresh_settings.seeds_dir / "new.md").write_text("New headline\n\nMaliki spoke in Najaf on Monday.\n")
+    _, report = _build(fresh_settings, embedder, previous=first)
+    assert report.removed == ("000_389047a5565d4974.txt",) and report.added == ("new.md",)
+
+
+def test_a_failed_write_keeps_the_old_index_and_reports_the_error(fresh_settings, embedder, monkeypatch):
+    first, _ = _build(fresh_settings, embedder)
+    before = (fresh_settings.index_dir / store.CURRENT).read_text()
+    (fresh_settings.seeds_dir / "extra.txt").write_text("Headline\n\nSomething new about Oman.\n")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.np, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        _build(fresh_settings, embedder, previous=first)
+    assert (fresh_settings.index_dir / store.CURRENT).read_text() == before
+    assert not list((fresh_settings.index_dir / store.BUILDS).glob(".tmp-*"))  # no half-written leftovers
+    reloaded = store.load(fresh_settings.index_dir)
+    assert {a.source for a in reloaded.article_list()} == {a.source for a in first.article_list()}
+
+
+def test_a_second_builder_is_refused_while_one_holds_the_lock(fresh_settings, embedder):
+    with store.build_lock(fresh_settings.index_dir):
+        with pytest.raises(store.BuildLocked):
+            _build(fresh_settings, embedder)
+
+
+def _slow_seeds(folder: Path, copies: int) -> None:
+    """Enough distinct articles that embedding takes several seconds."""
+    base = (REPO / "seeds" / "000_389047a5565d4974.txt").read_text(encoding="utf-8")
+    for i in range(copies):
+        (folder / f"copy_{i:03d}.txt").write_text(f"Copy {i} of the story\n{base}\nEdition number {i}.\n", encoding="utf-8")
+
+
+def test_sigkill_during_index_leaves_the_previous_index_loading_and_answering(fresh_settings, embedder, tmp_path):
+    first, _ = _build(fresh_settings, embedder)
+    pointer = (fresh_settings.index_dir / store.CURRENT).read_bytes()
+    _slow_seeds(fresh_settings.seeds_dir, 60)
+    env = {**os.environ, "SEEDS_DIR": str(fresh_settings.seeds_dir), "INDEX_DIR": str(fresh_settings.index_dir)}
+    for delay in (3.0, 7.0, 11.0):  # during import, during embedding, later in the build
+        process = subprocess.Popen([sys.executable, "-m", "bot", "index"], cwd=REPO, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if process.poll() is not None:
+            pytest.fail(f"the build finished in under {delay}s; the test needs a slower build")
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert (fresh_settings.index_dir / store.CURRENT).read_bytes() == pointer
+        reloaded = store.load(fresh_settings.index_dir)
+        assert len(reloaded.passages) == len(first.passages)
+        answer = Engine(fresh_settings, embedder, reloaded).ask("Where did US and Iranian officials hold talks?")
+        assert "Oman" in answer.quotes[0].text
+    # and the next build cleans up what the killed ones left behind
+    _build(fresh_settings, embedder, previous=store.load(fresh_settings.index_dir))
+    assert [p.name for p in (fresh_settings.index_dir / store.BUILDS).iterdir()] == [
+        json.loads((fresh_settings.index_dir / store.CURRENT).read_text())["build"]
+    ]
+
+
+def test_vectors_are_normalised_so_inner_product_is_cosine(fresh_settings, embedder):
+    index, _ = _build(fresh_settings, embedder)
+    norms = np.linalg.norm(np.asarray(index.vectors), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-4)
