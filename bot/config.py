@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     """Every knob of the bot. Environment variables use the field name in upper case."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True,
+        env_ignore_empty=True,  # a blank line copied from .env.example means "use the default"
     )
 
     # --- where things live -------------------------------------------------------------------
@@ -61,7 +62,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense search in fusion (BM25 gets the rest).")
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal-rank fusion.")
     min_dense_score: float = Field(
-        0.20, ge=-1.0, le=1.0, description="Always decline when the best passage's cosine is below this."
+        0.25, ge=-1.0, le=1.0, description="Always decline when the best passage's cosine is below this."
     )
     confident_dense_score: float = Field(
         0.55, ge=-1.0, le=1.0, description="At or above this cosine, answer even without shared words."

@@ -1,0 +1,113 @@
+"""The command line as a person or a script uses it: real processes, real model, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def run(*args: str, env: dict | None = None, stdin: str | None = None, timeout: int = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=REPO, capture_output=True, text=True, input=stdin,
+        env={**os.environ, **(env or {})}, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, engine, settings):
+    """The session's index folder, already built by the engine fixture; the CLI reuses it."""
+    return ["--seeds", str(settings.seeds_dir), "--index", str(settings.index_dir)]
+
+
+def test_ask_json_contract_and_exact_slices(built, settings):
+    result = run("ask", *built, "--json", "Where did US and Iranian officials hold talks?")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {"question", "answered", "passages"} and data["answered"] is True
+    first = data["passages"][0]
+    assert set(first) >= {"rank", "quote", "source", "title", "start", "end", "score"}
+    assert first["rank"] == 1 and "Oman" in first["quote"] and first["source"] == "003_42fc9fe0a8eacdba.txt"
+    for passage in data["passages"]:
+        file_text = (settings.seeds_dir / passage["source"]).read_bytes().decode("utf-8")
+        assert passage["quote"] == file_text[passage["start"] : passage["end"]]
+
+
+def test_ask_prints_numbered_cited_quotes_for_a_person(built):
+    result = run("ask", *built, "Where did US and Iranian officials hold talks?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("1. “") and "Oman" in result.stdout.splitlines()[0]
+    assert "003_42fc9fe0a8eacdba.txt" in result.stdout and "US reiterates readiness" in result.stdout
+
+
+def test_batch_from_stdin_gives_one_json_line_per_question(built):
+    questions = "Where did US and Iranian officials hold talks?\n\nWhat is the capital of France?\n"
+    result = run("ask", *built, "--json", "-k", "2", "-", stdin=questions)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["answered"] for line in lines] == [True, False]
+    assert len(lines[0]["passages"]) <= 2 and lines[1]["passages"] == []
+
+
+def test_no_abstain_returns_passages_for_an_off_topic_question(built):
+    result = run("ask", *built, "--json", "--no-abstain", "-k", "4", "What is the capital of France?")
+    data = json.loads(result.stdout)
+    assert data["answered"] is False and len(data["passages"]) == 4
+
+
+def test_sources_lists_the_index_without_rebuilding(built, settings):
+    result = run("sources", *built, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["index"]["model"] == settings.embedding_model and data["seeds_changed"] is False
+    assert {a["source"] for a in data["articles"]} == {p.name for p in settings.seeds_dir.iterdir()}
+    assert all(set(a) >= {"source", "title", "passages", "sha256", "indexed_at"} for a in data["articles"])
+
+
+def test_sources_says_when_the_seeds_changed(tmp_path, built, settings):
+    import shutil
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(settings.seeds_dir, seeds)
+    (seeds / "late.txt").write_text("A late article\n\nMaliki met envoys in Najaf.\n")
+    result = run("sources", "--seeds", str(seeds), "--index", str(settings.index_dir), "--json")
+    assert json.loads(result.stdout)["seeds_changed"] is True
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", ""], "question is empty"),
+        (["ask", "   "], "question is empty"),
+        (["ask", "-k", "0", "hello"], "-k must be"),
+        (["ask", "-k", "many", "hello"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+        (["ask"], "required"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_2(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_names_the_setting_without_a_traceback():
+    result = run("sources", env={"TOP_K": "lots"})
+    assert result.returncode == 2 and "TOP_K" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_seeds_folder_is_a_one_line_failure(tmp_path):
+    result = run("index", "--seeds", str(tmp_path / "nowhere"), "--index", str(tmp_path / "index"))
+    assert result.returncode == 1 and "Seeds folder not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sources_without_an_index_says_how_to_build_one(tmp_path):
+    result = run("sources", "--index", str(tmp_path / "empty"))
+    assert result.returncode == 1 and "python -m bot index" in result.stderr

@@ -1,0 +1,47 @@
+"""Settings: every bad value is named, ids accept the comma form people type, secrets stay secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def test_invalid_values_name_the_setting(monkeypatch):
+    monkeypatch.setenv("DENSE_WEIGHT", "2")
+    monkeypatch.setenv("FUSION", "magic")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "DENSE_WEIGHT" in str(caught.value) and "FUSION" in str(caught.value)
+
+
+def test_role_and_guild_ids_accept_commas(monkeypatch):
+    monkeypatch.setenv("GUILD_IDS", "123, 456")
+    monkeypatch.setenv("ADMIN_ROLE_IDS", "789")
+    settings = load_settings()
+    assert settings.guild_ids == [123, 456] and settings.admin_role_ids == [789]
+    monkeypatch.setenv("MODERATOR_ROLE_IDS", "12,abc")
+    with pytest.raises(ConfigError, match="MODERATOR_ROLE_IDS"):
+        load_settings()
+
+
+def test_the_token_never_shows_in_reprs_or_dumps(monkeypatch):
+    monkeypatch.setenv("DISCORD_TOKEN", "MTIz.secret-token-value")
+    settings = load_settings()
+    assert settings.discord_token.get_secret_value() == "MTIz.secret-token-value"
+    for text in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.discord_token)):
+        assert "secret-token-value" not in text
+
+
+def test_command_line_overrides_win_over_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEEDS_DIR", "/somewhere/else")
+    assert load_settings(seeds_dir=tmp_path).seeds_dir == tmp_path
+
+
+def test_every_setting_is_documented_in_env_example():
+    from conftest import REPO
+
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        assert field.description, name
+        assert name.upper() in example, f"{name.upper()} missing from .env.example"
