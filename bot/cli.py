@@ -221,13 +221,19 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
         print(json.dumps(command_payloads(settings), indent=2, ensure_ascii=False))
         return EXIT_OK
-    token = _token(settings)
+    _token(settings)
     import asyncio
 
-    from .client import sync_commands
+    import discord
 
-    del token
-    names = asyncio.run(sync_commands(settings, args.guild))
+    from .client import LOGIN_FAILED, sync_commands
+
+    try:
+        names = asyncio.run(sync_commands(settings, args.guild))
+    except discord.LoginFailure:
+        raise Failure(LOGIN_FAILED) from None
+    except discord.HTTPException as error:  # e.g. 403: the bot is not in that server
+        raise Failure(f"Discord refused the sync: {error.status} {error.text or ''}".strip()) from None
     print(f"synced {len(names)} commands: {', '.join(names)}")
     return EXIT_OK
 

@@ -1,0 +1,152 @@
+"""Who may run what, checked when the command runs.
+
+Why both layers: `default_permissions` on a command only decides who *sees* it by default, and a
+server admin can widen that in Server Settings → Integrations. So every restricted command also
+carries a runtime `app_commands.check` that looks at the member's actual permissions (as Discord
+resolved them for this channel, `interaction.permissions`) or at the role ids configured in
+MODERATOR_ROLE_IDS / ADMIN_ROLE_IDS. Admins count as moderators.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+T = TypeVar("T")
+
+
+class NotAllowed(app_commands.CheckFailure):
+    """The member has neither the permission nor one of the configured roles."""
+
+
+def _settings(interaction: discord.Interaction) -> "Settings":
+    return interaction.client.settings  # type: ignore[attr-defined]
+
+
+def member_role_ids(interaction: discord.Interaction) -> set[int]:
+    """Role ids of the invoking member, read from the interaction payload.
+
+    `Member.get_role` needs the guild's role cache, which an interaction from an uncached guild
+    does not have, so read the ids the payload carried instead.
+    """
+    user = interaction.user
+    if not isinstance(user, discord.Member):
+        return set()
+    return {int(role_id) for role_id in getattr(user, "_roles", ())}
+
+
+def _has_role(interaction: discord.Interaction, role_ids: Iterable[int]) -> bool:
+    wanted = set(role_ids)
+    return bool(wanted) and bool(member_role_ids(interaction) & wanted)
+
+
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """Manage Messages (or Administrator) in this channel, or a moderator/admin role."""
+    if interaction.guild_id is None:
+        return False
+    settings = _settings(interaction)
+    if _has_role(interaction, [*settings.moderator_role_ids, *settings.admin_role_ids]):
+        return True
+    permissions = interaction.permissions
+    return permissions.administrator or permissions.manage_messages
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    """Administrator or Manage Server, or an admin role."""
+    if interaction.guild_id is None:
+        return False
+    settings = _settings(interaction)
+    if _has_role(interaction, settings.admin_role_ids):
+        return True
+    permissions = interaction.permissions
+    return permissions.administrator or permissions.manage_guild
+
+
+def moderator_only() -> Callable[[T], T]:
+    """Runtime check paired with `default_permissions(manage_messages=True)`."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        if is_moderator(interaction):
+            return True
+        raise NotAllowed("moderator permission or role required")
+
+    return app_commands.check(predicate)
+
+
+def admin_only() -> Callable[[T], T]:
+    """Runtime check paired with `default_permissions(administrator=True)` and `guild_only`."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        if is_admin(interaction):
+            return True
+        raise NotAllowed("administrator permission or role required")
+
+    return app_commands.check(predicate)
+
+
+class UserCooldowns:
+    """One question per user per `per` seconds, shared by /ask and @mentions.
+
+    Sharing one table means switching between the slash command and a mention does not get
+    around the pause. Only allowed attempts start a new window.
+    """
+
+    def __init__(self, per: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per = float(per)
+        self._clock = clock
+        self._last: dict[int, float] = {}
+
+    def hit(self, user_id: int) -> float | None:
+        """Record an attempt; return seconds left when the user must wait, else None."""
+        if self.per <= 0:
+            return None
+        now = self._clock()
+        last = self._last.get(user_id)
+        if last is not None and now - last < self.per:
+            return self.per - (now - last)
+        self._last[user_id] = now
+        if len(self._last) > 4096:  # forget users whose window has passed
+            self._last = {uid: at for uid, at in self._last.items() if now - at < self.per}
+        return None
+
+    def reset(self, user_id: int | None = None) -> None:
+        """Forget one user (or everyone)."""
+        if user_id is None:
+            self._last.clear()
+        else:
+            self._last.pop(user_id, None)
+
+
+def ask_cooldown() -> Callable[[T], T]:
+    """Per-user cooldown reading `settings.ask_cooldown_seconds` through the bot's shared table."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        cooldowns: UserCooldowns = interaction.client.ask_cooldowns  # type: ignore[attr-defined]
+        retry_after = cooldowns.hit(interaction.user.id)
+        if retry_after is not None:
+            raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, cooldowns.per), retry_after)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def describe(interaction: discord.Interaction) -> dict[str, Any]:
+    """Who/where, for log lines (ids only, never message text or tokens)."""
+    command = interaction.command
+    return {
+        "command": getattr(command, "qualified_name", None),
+        "guild": interaction.guild_id,
+        "channel": interaction.channel_id,
+        "user": interaction.user.id if interaction.user else None,
+    }

@@ -1,0 +1,207 @@
+"""The Discord client: bot class, command tree with one error handler, sync and run helpers.
+
+Why the engine is passed in: the command line opens (and if needed builds) the index before the
+bot connects, so the first question after login is answered at once. The bot only holds the
+engine, the settings and the shared per-user cooldown table; the cogs read them from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from . import discord_payload as payload
+from .checks import UserCooldowns, describe
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+COGS = ("bot.cogs.ask", "bot.cogs.sources", "bot.cogs.admin")
+LOGIN_FAILED = "Discord refused the token (DISCORD_TOKEN): check it in the developer portal."
+INTENTS_MISSING = (
+    "Discord refused the Message Content intent: enable it for the bot in the developer portal "
+    "(Bot → Privileged Gateway Intents)."
+)
+
+
+def new_error_id() -> str:
+    """Short id shown to the user and written in the log line, so a report can be matched."""
+    return secrets.token_hex(4)
+
+
+PUBLIC_THINKING = "quotebot.public_thinking"  # interaction.extras key: a public defer awaits its answer
+
+
+async def respond_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Send a short private notice, whether or not the interaction was already answered.
+
+    After a public "thinking…" defer, Discord turns the first follow-up into that public message
+    whatever its flags, so the pending public placeholder is deleted first and the notice then
+    goes out as a genuinely private follow-up.
+    """
+    try:
+        if interaction.extras.pop(PUBLIC_THINKING, False):
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                log.debug("could not delete the thinking message", exc_info=True)
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        else:
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    except discord.HTTPException:
+        log.warning("could not send a notice for %s", describe(interaction), exc_info=True)
+
+
+class QuoteTree(app_commands.CommandTree):
+    """Command tree whose `on_error` covers every cog: short private notices, logged tracebacks."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        if isinstance(error, app_commands.CommandOnCooldown):
+            text = payload.COOLDOWN.format(seconds=max(1, math.ceil(error.retry_after)))
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            text = payload.GUILD_ONLY
+        elif isinstance(error, app_commands.CheckFailure):
+            text = payload.NO_PERMISSION
+        else:
+            error_id = new_error_id()
+            original = getattr(error, "original", error)
+            log.error(
+                "error %s in %s",
+                error_id,
+                describe(interaction),
+                exc_info=(type(original), original, original.__traceback__),
+            )
+            text = payload.ERROR.format(error_id=error_id)
+        await respond_ephemeral(interaction, text)
+
+
+class QuoteBot(commands.Bot):
+    """The bot. Slash commands live in three cogs; @mentions are handled by the ask cog."""
+
+    def __init__(self, settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True  # to read the question in an @mention
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            tree_cls=QuoteTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.engine = engine
+        self.ask_cooldowns = UserCooldowns(settings.ask_cooldown_seconds)
+        self.sync_on_start = sync_on_start
+
+    def __repr__(self) -> str:  # never show settings (and so never the token)
+        return f"<{type(self).__name__} user={self.user!s}>"
+
+    async def load_cogs(self) -> None:
+        """Load the ask, sources and admin cogs (idempotent)."""
+        for name in COGS:
+            if name not in self.extensions:
+                await self.load_extension(name)
+
+    async def setup_hook(self) -> None:
+        """Load cogs and, when GUILD_IDS is set, sync commands to those servers (never in on_ready)."""
+        await self.load_cogs()
+        if self.sync_on_start and self.settings.guild_ids:
+            for guild_id in self.settings.guild_ids:
+                names = await sync_tree(self, guild_id)
+                log.info("synced %d commands to guild %s: %s", len(names), guild_id, ", ".join(names))
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: mentions are answered by the ask cog's listener."""
+        return None
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (%s); %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+
+class ShardedQuoteBot(QuoteBot, commands.AutoShardedBot):
+    """Same bot on discord.py's AutoShardedBot (Discord picks the shard count)."""
+
+
+def create_bot(settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True) -> QuoteBot:
+    """`ShardedQuoteBot` when SHARDED is true, else `QuoteBot`."""
+    # The bot never joins voice: skip discord.py's "PyNaCl/davey is not installed" warnings.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+    cls = ShardedQuoteBot if settings.sharded else QuoteBot
+    return cls(settings, engine, sync_on_start=sync_on_start)
+
+
+async def sync_tree(bot: commands.Bot, guild_id: int | None) -> list[str]:
+    """Sync to one guild (global commands copied there) or globally; returns the command names."""
+    if guild_id is None:
+        synced = await bot.tree.sync()
+    else:
+        guild = discord.Object(id=guild_id)
+        bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+    return [command.name for command in synced]
+
+
+async def build_command_payloads(settings: "Settings | None" = None) -> list[dict[str, Any]]:
+    """Async core of `command_payloads` (usable from a running event loop)."""
+    if settings is None:
+        from .config import Settings
+
+        settings = Settings()
+    bot = create_bot(settings, None, sync_on_start=False)
+    await bot.load_cogs()
+    return [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+
+
+def command_payloads(settings: "Settings | None" = None) -> list[dict[str, Any]]:
+    """The application-command payloads `sync` would register; needs no token or connection."""
+    return asyncio.run(build_command_payloads(settings))
+
+
+async def sync_commands(settings: "Settings", guild_id: int | None) -> list[str]:
+    """Log in (no gateway connection), sync to `guild_id` or globally, return the names.
+
+    Raises `discord.LoginFailure` for a bad token; its message does not contain the token.
+    """
+    if settings.discord_token is None:
+        raise ValueError("DISCORD_TOKEN is not set")
+    bot = create_bot(settings, None, sync_on_start=False)
+    async with bot:
+        await bot.login(settings.discord_token.get_secret_value())
+        return await sync_tree(bot, guild_id)
+
+
+def run_bot(settings: "Settings", engine: "Engine") -> int:
+    """Connect and serve until stopped; returns a process exit code.
+
+    The command line checks DISCORD_TOKEN first. Failures are one log line that names the
+    setting, never the token.
+    """
+    if settings.discord_token is None:
+        raise ValueError("DISCORD_TOKEN is not set")
+    discord.utils.setup_logging(level=getattr(logging, settings.log_level))
+    bot = create_bot(settings, engine)
+    try:
+        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    except discord.LoginFailure:
+        log.error(LOGIN_FAILED)
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(INTENTS_MISSING)
+        return 1
+    return 0

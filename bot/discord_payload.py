@@ -1,0 +1,451 @@
+"""Turn engine results into Discord message bodies: pure functions, no I/O, no model code.
+
+Why this module exists: the bot must never write its own prose about the news. Everything a
+reply contains is either a verbatim slice of an article (quotes, headlines, file names, taken
+from the engine's `Answer`) or one of the module-level template constants below. Keeping the
+formatting here, apart from the cogs, lets the command line print exactly what the bot would
+send (`message_body`) and lets tests check Discord's limits without a connection.
+
+Neutralising article text (`neutralise`)
+---------------------------------------
+Article text is shown as written. To make it render inert we only *insert* characters:
+
+* a backslash before every markdown-significant character (``\\ * _ ~ ` | [ ] < > @``), and before
+  ``# - +`` and the dot of ``1.`` when they start a line. Discord's markdown treats ``\\`` +
+  punctuation as that punctuation, so readers see the original characters. This defuses
+  ``@everyone``/``@here`` (``\\@everyone``), user/role/channel mentions and timestamps
+  (``\\<@123>``), masked links (``\\[x\\](http://…)``), code fences, spoilers, headings, quotes.
+* nothing inside a bare ``http(s)://`` URL (a backslash there would become part of the link),
+  so ``_`` and ``~`` stay raw in links; the URL run stops at whitespace and at the other
+  characters escaped above (``\\ * ` | [ ] < > @``), which are escaped.
+* no zero-width characters are added, and bidirectional / zero-width characters that the
+  article itself contains are kept (they are part of the exact slice); each quote sits in its own
+  embed field, so a stray right-to-left override cannot reorder a citation.
+
+Because every backslash outside a URL run is an inserted escape, `unescape` inverts
+`neutralise` exactly, which is how the tests prove a displayed quote is a prefix of the slice.
+Pinging is additionally switched off on every send with ``AllowedMentions.none()``.
+
+Lengths are measured in UTF-16 code units (`discord_len`), which is never less than the code
+point count, so bodies fit whichever way Discord counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from .models import Answer, Citation, Quote, ReindexReport, SourcesReport
+
+# --- every non-quoted word the bot can say -------------------------------------------------------
+from .render import DECLINE, EMPTY_QUESTION, NO_INDEX  # noqa: E402  (shared with the terminal)
+
+BUSY = "I'm answering a lot of questions right now. Please ask again in a moment."
+COOLDOWN = "Please wait {seconds} s before asking again."
+NO_PERMISSION = "You don't have permission to use this command."
+GUILD_ONLY = "This command only works in a server."
+ERROR = "Something went wrong on my side. Error id: {error_id}."
+REINDEX_RUNNING = "A reindex is already running. Please wait for it to finish."
+REINDEX_STARTING = "Reindexing…"
+REINDEX_PROGRESS = "Reindexing… {stage}: {done}/{total}"
+REINDEX_TITLE = "Reindex finished"
+REINDEX_ADDED = "Added"
+REINDEX_REMOVED = "Removed"
+REINDEX_CHANGED = "Changed"
+REINDEX_SKIPPED = "Skipped"
+REINDEX_NONE = "none"
+REINDEX_PASSAGES = "Passages"
+REINDEX_PASSAGES_VALUE = "{before} → {after} ({embedded} embedded, {unchanged} articles unchanged)"
+REINDEX_SECONDS = "Took {seconds:.1f} s"
+SKIPPED_ITEM = "{source}: {reason}"
+LIST_MORE = "… and {count} more"
+NOT_YOUR_BUTTONS = "Only the person who ran /sources can turn these pages."
+PAGE_PREVIOUS = "Previous"
+PAGE_NEXT = "Next"
+
+ANSWER_TITLE = "From the articles"
+ANSWER_FOOTER = "Verbatim quotes from the indexed articles."
+QUOTE_HEADING = "{number}. {title}"
+CITATION = "— {source}, paragraph {paragraph}"
+ALSO_IN = "Also in: {items}"
+ALSO_IN_ITEM = "{title} ({source}, paragraph {paragraph})"
+ALSO_IN_SEPARATOR = "; "
+ALSO_IN_MORE = " and {count} more"
+ALSO_IN_COUNT = "Also in {count} other articles."
+
+SOURCES_TITLE = "Indexed articles"
+SOURCES_SUMMARY = (
+    "{articles} articles, {passages} passages. Model {model} ({dimension} dimensions, {index_kind} index), "
+    "built {built_at}."
+)
+SOURCES_STALE = "The seeds folder has changed since this index was built; /reindex brings it up to date."
+SOURCES_EMPTY = "No articles are indexed."
+SOURCES_ITEM = "{source} · {passages} passages · indexed {indexed_at}"
+SOURCES_PAGE = "Page {page} of {pages}"
+
+ELLIPSIS = " …"  # marks a quote shortened to fit; what precedes it is a prefix of the exact slice
+
+# --- Discord's limits ----------------------------------------------------------------------------
+CONTENT_LIMIT = 2000
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_FIELDS_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+MESSAGE_EMBEDS_TOTAL = 6000
+MAX_EMBEDS = 10
+
+MAX_QUOTES = 10  # more would not be readable; top_k is at most 10 anyway
+QUOTE_NAME_BUDGET = 200
+ALSO_IN_BUDGET = 300
+SOURCE_BUDGET = 200
+ARTICLES_PER_PAGE = 10
+PAGE_TOTAL_BUDGET = 5500  # stay clear of the 6,000 total per message
+
+
+# --- neutralising --------------------------------------------------------------------------------
+_ALWAYS_ESCAPE = frozenset("\\*_~`|[]<>@")
+_LINE_START_ESCAPE = frozenset("#-+")
+# A bare link: kept raw because a backslash inside it would end up in the URL. It stops at the
+# characters that need escaping so nothing dangerous hides inside it.
+_URL = re.compile(r"https?://[^\s\\*`|\[\]<>@]*[^\s\\*`|\[\]<>@.,:;!?'\")]")
+_LINE_NUMBER = re.compile(r"[ \t]*\d+(?=\.)")
+
+
+def discord_len(text: str | None) -> int:
+    """Length as UTF-16 code units: an upper bound on how Discord counts characters."""
+    if not text:
+        return 0
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def neutralise(text: str) -> str:
+    """Escape `text` so it renders as written and can neither ping, link, nor format (see module doc)."""
+    out: list[str] = []
+    line_start = True
+    index = 0
+    length = len(text)
+    while index < length:
+        if line_start:
+            match = _LINE_NUMBER.match(text, index)
+            if match:  # "12. " at a line start would become a list item
+                out.append(match.group(0))
+                out.append("\\.")
+                index = match.end() + 1
+                line_start = False
+                continue
+        char = text[index]
+        if char in "hH" and (url := _URL.match(text, index)):
+            out.append(url.group(0))
+            index = url.end()
+            line_start = False
+            continue
+        if char in _ALWAYS_ESCAPE or (line_start and char in _LINE_START_ESCAPE):
+            out.append("\\")
+        out.append(char)
+        if char == "\n":
+            line_start = True
+        elif not (line_start and char in " \t"):
+            line_start = False
+        index += 1
+    return "".join(out)
+
+
+def unescape(text: str) -> str:
+    """Invert `neutralise`: drop each inserted backslash (URL runs never contain one)."""
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        if text[index] == "\\" and index + 1 < len(text):
+            out.append(text[index + 1])
+            index += 2
+        else:
+            out.append(text[index])
+            index += 1
+    return "".join(out)
+
+
+def fit(text: str, budget: int) -> str:
+    """Neutralised `text`, shortened with ELLIPSIS to at most `budget` units.
+
+    Cuts at a whitespace boundary so the shown words are a prefix of the exact slice; a text
+    with no whitespace early enough is cut between characters (still a prefix).
+    """
+    if len(text) <= budget:  # escaping only adds characters, so longer texts cannot fit whole
+        escaped = neutralise(text)
+        if discord_len(escaped) <= budget:
+            return escaped
+    room = budget - discord_len(ELLIPSIS)
+    if room <= 0:
+        return ELLIPSIS.strip()[: max(budget, 0)]
+
+    def shown(cut: int) -> str:
+        return neutralise(text[:cut].rstrip())
+
+    def fits(cut: int) -> bool:
+        return discord_len(shown(cut)) <= room
+
+    # Largest prefix length that fits (lengths grow with the prefix, so bisect).
+    low, high = 0, min(len(text), room)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    limit = low
+    boundary = max((m.start() for m in re.finditer(r"\s", text[: limit + 1])), default=0)
+    # Prefer a word boundary; fall back to a character cut only when the words are too long.
+    cut = boundary if boundary >= limit // 2 and text[:boundary].strip() else limit
+    body = shown(cut)
+    if not body:
+        return ELLIPSIS.strip()
+    return body + ELLIPSIS
+
+
+# --- message bodies ----------------------------------------------------------------------------
+@dataclass(slots=True)
+class Reply:
+    """One Discord message: the single thing both the bot and the CLI preview are built from."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+    def send_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `send`/`followup.send`/`reply`/`edit_original_response`."""
+        return {
+            "content": self.content,
+            "embeds": list(self.embeds),
+            "allowed_mentions": discord.AllowedMentions.none(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialised the way discord.py puts it on the wire."""
+        return {
+            "content": self.content,
+            "embeds": [embed.to_dict() for embed in self.embeds],
+            "allowed_mentions": discord.AllowedMentions.none().to_dict(),
+        }
+
+
+def notice(text: str) -> Reply:
+    """A reply made of one template constant (decline, busy, cooldown, errors)."""
+    return Reply(content=text[:CONTENT_LIMIT])
+
+
+def _decline_text(answer: Answer) -> str:
+    if answer.reason == "empty":
+        return EMPTY_QUESTION
+    if answer.reason == "no-index":
+        return NO_INDEX
+    return DECLINE
+
+
+def _also_in_line(citations: Sequence[Citation], budget: int) -> str:
+    """'Also in: …' listing as many other articles as fit, then 'and N more'."""
+    if not citations:
+        return ""
+    items: list[str] = []
+    for position, citation in enumerate(citations):
+        item = ALSO_IN_ITEM.format(
+            title=fit(citation.title, 80),
+            source=fit(citation.source, 80),
+            paragraph=citation.paragraph,
+        )
+        candidate = items + [item]
+        rest = len(citations) - position - 1
+        more = ALSO_IN_MORE.format(count=rest) if rest else ""
+        line = ALSO_IN.format(items=ALSO_IN_SEPARATOR.join(candidate)) + more
+        if discord_len(line) > budget:
+            break
+        items = candidate
+    if not items:
+        line = ALSO_IN_COUNT.format(count=len(citations))
+        return line if discord_len(line) <= budget else ""
+    rest = len(citations) - len(items)
+    return ALSO_IN.format(items=ALSO_IN_SEPARATOR.join(items)) + (ALSO_IN_MORE.format(count=rest) if rest else "")
+
+
+def quote_field(number: int, quote: Quote, value_budget: int) -> tuple[str, str]:
+    """(name, value) of the embed field for one quote, value within `value_budget`."""
+    name = QUOTE_HEADING.format(number=number, title="")
+    name += fit(quote.title, QUOTE_NAME_BUDGET - discord_len(name))
+    value_budget = min(value_budget, FIELD_VALUE_LIMIT)
+    citation = CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
+    also = _also_in_line(quote.also_in, min(ALSO_IN_BUDGET, max(value_budget // 3, 0)))
+    tail = "\n" + citation + ("\n" + also if also else "")
+    quote_budget = value_budget - discord_len(tail)
+    if quote_budget < 40 and also:  # keep room for the quote itself
+        tail = "\n" + citation
+        quote_budget = value_budget - discord_len(tail)
+    return name, fit(quote.text, max(quote_budget, 1)) + tail
+
+
+def citation_tail(quote: Quote, value: str) -> str:
+    """The citation part of a rendered field value (tests use it to isolate the quote)."""
+    citation = CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
+    marker = "\n" + citation
+    return value[value.rindex(marker) :]
+
+
+def answer_reply(answer: Answer) -> Reply:
+    """The reply to one question: numbered, cited quotes in one embed, or a constant decline."""
+    quotes = answer.quotes[:MAX_QUOTES]
+    if not answer.answered or not quotes:
+        return notice(_decline_text(answer))
+    embed = discord.Embed(title=ANSWER_TITLE, colour=discord.Colour.dark_teal())
+    embed.set_footer(text=ANSWER_FOOTER)
+    overhead = discord_len(ANSWER_TITLE) + discord_len(ANSWER_FOOTER)
+    names_budget = len(quotes) * QUOTE_NAME_BUDGET
+    per_value = min(FIELD_VALUE_LIMIT, (MESSAGE_EMBEDS_TOTAL - overhead - names_budget) // len(quotes))
+    for number, quote in enumerate(quotes, start=1):
+        name, value = quote_field(number, quote, per_value)
+        embed.add_field(name=name, value=value, inline=False)
+    return Reply(content=None, embeds=[embed])
+
+
+def message_body(answer: Answer) -> dict[str, Any]:
+    """Exactly what the bot sends for `answer`, as discord.py serialises it (CLI `--discord`)."""
+    return answer_reply(answer).to_dict()
+
+
+# --- /sources ------------------------------------------------------------------------------------
+def sources_pages(report: SourcesReport) -> list[Reply]:
+    """One ephemeral embed per page listing the indexed articles; pages stay within the limits."""
+    summary = SOURCES_SUMMARY.format(
+        articles=len(report.articles),
+        passages=report.passages,
+        model=fit(report.model, 200),
+        dimension=report.dimension,
+        index_kind=fit(report.index_kind, 40),
+        built_at=fit(report.built_at, 60),
+    )
+    if report.seeds_changed:
+        summary += "\n" + SOURCES_STALE
+    if not report.articles:
+        summary += "\n" + SOURCES_EMPTY
+
+    rows = [
+        (
+            fit(article.title, FIELD_NAME_LIMIT) or "\u2014",
+            fit(
+                SOURCES_ITEM.format(
+                    source=article.source, passages=article.passages, indexed_at=article.indexed_at
+                ),
+                FIELD_VALUE_LIMIT,
+            ),
+        )
+        for article in report.articles
+    ]
+    footer_room = discord_len(SOURCES_PAGE.format(page=9999, pages=9999))
+    base = discord_len(SOURCES_TITLE) + discord_len(summary) + footer_room
+    pages: list[list[tuple[str, str]]] = [[]]
+    used = base
+    for name, value in rows:
+        size = discord_len(name) + discord_len(value)
+        if pages[-1] and (len(pages[-1]) >= ARTICLES_PER_PAGE or used + size > PAGE_TOTAL_BUDGET):
+            pages.append([])
+            used = base
+        pages[-1].append((name, value))
+        used += size
+
+    replies: list[Reply] = []
+    for number, page in enumerate(pages, start=1):
+        embed = discord.Embed(title=SOURCES_TITLE, description=summary, colour=discord.Colour.dark_teal())
+        for name, value in page:
+            embed.add_field(name=name, value=value, inline=False)
+        if len(pages) > 1:
+            embed.set_footer(text=SOURCES_PAGE.format(page=number, pages=len(pages)))
+        replies.append(Reply(content=None, embeds=[embed]))
+    return replies
+
+
+# --- /reindex ------------------------------------------------------------------------------------
+def reindex_progress(stage: str, done: int, total: int) -> Reply:
+    """The interim text shown while a rebuild runs."""
+    return notice(REINDEX_PROGRESS.format(stage=fit(stage, 40), done=done, total=total))
+
+
+def _name_list(names: Sequence[str]) -> str:
+    """Escaped names, one per line, within a field value; the overflow is counted."""
+    if not names:
+        return REINDEX_NONE
+    lines: list[str] = []
+    used = 0
+    for position, name in enumerate(names):
+        line = fit(name, 200)
+        more = LIST_MORE.format(count=len(names) - position)
+        if used + discord_len(line) + 1 + discord_len(more) + 1 > FIELD_VALUE_LIMIT:
+            lines.append(more)
+            break
+        lines.append(line)
+        used += discord_len(line) + 1
+    return "\n".join(lines)
+
+
+def reindex_reply(report: ReindexReport) -> Reply:
+    """What a rebuild changed: added/removed/changed articles, passages before → after, time."""
+    embed = discord.Embed(title=REINDEX_TITLE, colour=discord.Colour.dark_teal())
+    embed.description = REINDEX_SECONDS.format(seconds=report.seconds if math.isfinite(report.seconds) else 0.0)
+    embed.add_field(name=REINDEX_ADDED, value=_name_list(report.added), inline=False)
+    embed.add_field(name=REINDEX_REMOVED, value=_name_list(report.removed), inline=False)
+    embed.add_field(name=REINDEX_CHANGED, value=_name_list(report.changed), inline=False)
+    embed.add_field(
+        name=REINDEX_PASSAGES,
+        value=REINDEX_PASSAGES_VALUE.format(
+            before=report.passages_before,
+            after=report.passages_after,
+            embedded=report.embedded,
+            unchanged=report.unchanged,
+        ),
+        inline=False,
+    )
+    if report.skipped:
+        skipped = [SKIPPED_ITEM.format(source=item.source, reason=item.reason) for item in report.skipped]
+        embed.add_field(name=REINDEX_SKIPPED, value=_name_list(skipped), inline=False)
+    return Reply(content=None, embeds=[embed])
+
+
+# --- checking -------------------------------------------------------------------------------------
+def limit_violations(body: dict[str, Any]) -> list[str]:
+    """Every way a serialised body breaks Discord's limits (empty when it fits)."""
+    problems: list[str] = []
+    if discord_len(body.get("content")) > CONTENT_LIMIT:
+        problems.append("content over 2000")
+    embeds = body.get("embeds") or []
+    if len(embeds) > MAX_EMBEDS:
+        problems.append("more than 10 embeds")
+    total = 0
+    for embed in embeds:
+        title = embed.get("title")
+        description = embed.get("description")
+        footer = (embed.get("footer") or {}).get("text")
+        author = (embed.get("author") or {}).get("name")
+        fields = embed.get("fields") or []
+        if discord_len(title) > EMBED_TITLE_LIMIT:
+            problems.append("title over 256")
+        if discord_len(description) > EMBED_DESCRIPTION_LIMIT:
+            problems.append("description over 4096")
+        if discord_len(footer) > FOOTER_LIMIT:
+            problems.append("footer over 2048")
+        if discord_len(author) > 256:
+            problems.append("author over 256")
+        if len(fields) > EMBED_FIELDS_LIMIT:
+            problems.append("more than 25 fields")
+        total += sum(discord_len(part) for part in (title, description, footer, author))
+        for item in fields:
+            name, value = item.get("name") or "", item.get("value") or ""
+            if not name.strip() or discord_len(name) > FIELD_NAME_LIMIT:
+                problems.append(f"bad field name length {discord_len(name)}")
+            if not value.strip() or discord_len(value) > FIELD_VALUE_LIMIT:
+                problems.append(f"bad field value length {discord_len(value)}")
+            total += discord_len(name) + discord_len(value)
+    if total > MESSAGE_EMBEDS_TOTAL:
+        problems.append(f"embeds total {total} over 6000")
+    return problems

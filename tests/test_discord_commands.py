@@ -1,0 +1,588 @@
+"""The bot end to end without Discord: real Interactions and Messages in, recorded HTTP out.
+
+Interactions enter through discord.py's own INTERACTION_CREATE handler and messages through
+`bot.dispatch`; only the HTTP layer is fake (see tests/discord_harness.py). Every test's recorded
+traffic is checked by the `fake` fixture: nothing pings anybody and every body fits Discord.
+
+The engine: `FakeEngine` until bot.engine.Engine lands. Tests written against the `bot_engine`
+fixture (ask, mention, dev questions, questions during a reindex, event-loop heartbeat) only
+compare the bot's output with `message_body(engine.ask(q))`, so flipping USE_REAL_ENGINE runs
+them on the real index built from seeds/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import discord
+import pytest
+from discord.ext import commands
+
+from bot import discord_payload as dp
+from bot.client import LOGIN_FAILED, ShardedQuoteBot, command_payloads, create_bot, run_bot
+from bot.cogs import admin as admin_cog
+from bot.discord_payload import message_body
+from bot.engine import ReindexInProgress
+from bot.models import Answer, Quote, ReindexReport
+from conftest import DEV_QA
+from discord_harness import (
+    ADMIN_ROLE_ID,
+    BOT_ID,
+    EPHEMERAL,
+    EVERYONE_PERMS,
+    MOD_ROLE_ID,
+    NONE_MENTIONS,
+    OTHER_ROLE_ID,
+    OTHER_USER_ID,
+    USER_ID,
+    FakeDiscord,
+    FakeEngine,
+    GatedEngine,
+    Heartbeat,
+    button_payload,
+    dispatch_message,
+    make_settings,
+    mention_message,
+    perms,
+    run_interaction,
+    running_bot,
+    slash_payload,
+    start_interaction,
+    wait_for_thread_event,
+)
+
+# The real engine (real model, FAISS, BM25 over seeds/) by default; DISCORD_TESTS_FAKE_ENGINE=1
+# swaps in the canned FakeEngine for quick iteration on the Discord layer alone.
+USE_REAL_ENGINE = os.environ.get("DISCORD_TESTS_FAKE_ENGINE", "0") != "1"
+
+DEV_QUESTIONS = [json.loads(line)["question"] for line in DEV_QA.read_text(encoding="utf-8").splitlines() if line.strip()]
+OFF_TOPIC = "What is the best recipe for banana bread?"
+
+HOSTILE_QUESTIONS = [
+    "@everyone @here what did Maliki say?",
+    "<@123> <@!123456789012345678> <@&123> <#123> Maliki?",
+    "[click me](http://evil.example) Maliki",
+    "```py\nimport os\n``` Maliki ||spoiler|| **bold**",
+    "\u202eMaliki\u202c \u200b\u200d\ufeff Trump",
+    "# heading\n-# small\n> quote\n1. list Maliki",
+    "Maliki " * 1430,  # ~10,000 characters
+    "x" * 10_000,
+]
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture
+def bot_engine(request: pytest.FixtureRequest) -> Any:
+    """The engine behind the answer-content tests: FakeEngine, or conftest's real `engine`."""
+    if USE_REAL_ENGINE:
+        return request.getfixturevalue("engine")  # real model, FAISS and BM25 over seeds/
+    return FakeEngine()
+
+
+def assert_pings_nobody_and_fits(fake: FakeDiscord) -> None:
+    """Every message body sent: AllowedMentions.none() and within Discord's limits."""
+    for request in fake.requests:
+        body = request.body
+        if not isinstance(body, dict) or not ({"content", "embeds"} & body.keys()):
+            continue
+        mentions = body.get("allowed_mentions")
+        assert mentions is not None, request
+        assert mentions.get("parse") == [], request
+        assert not mentions.get("users") and not mentions.get("roles") and not mentions.get("replied_user")
+        assert dp.limit_violations(body) == [], (request.kind, dp.limit_violations(body))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDiscord]:
+    recorder = FakeDiscord()
+    yield recorder
+    assert_pings_nobody_and_fits(recorder)
+
+
+def kinds(fake: FakeDiscord) -> list[str]:
+    return [request.kind for request in fake.requests]
+
+
+def only_callback(fake: FakeDiscord) -> Any:
+    [request] = fake.requests
+    assert request.kind == "callback"
+    return request
+
+
+def public_body(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: body.get(key) for key in ("content", "embeds", "allowed_mentions")}
+
+
+# --- 1. /ask -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sharded", [False, True])
+async def test_ask_defers_then_sends_quotes_via_followup(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, sharded: bool) -> None:
+    question = DEV_QUESTIONS[0]
+    expected = message_body(bot_engine.ask(question))
+    assert expected["embeds"], "the dev question should be answered with quotes"
+    async with running_bot(bot_engine, make_settings(sharded=sharded), fake, monkeypatch) as bot:
+        assert isinstance(bot, commands.AutoShardedBot) is sharded
+        assert isinstance(bot, ShardedQuoteBot) is sharded
+        await run_interaction(bot, slash_payload("ask", {"question": question}))
+    assert kinds(fake) == ["callback", "followup"]
+    defer, followup = fake.requests
+    assert defer.json == {"type": 5}  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE, public
+    assert not followup.ephemeral
+    assert public_body(followup.json) == expected
+    assert followup.json["allowed_mentions"] == NONE_MENTIONS
+
+
+@pytest.mark.parametrize("question", DEV_QUESTIONS + [OFF_TOPIC])
+async def test_dev_questions_send_exactly_message_body(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, question: str) -> None:
+    expected = message_body(bot_engine.ask(question))
+    async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload("ask", {"question": question}))
+    followup = fake.of_kind("followup")[0]
+    assert public_body(followup.json) == expected
+    if question == OFF_TOPIC:
+        assert expected == {"content": dp.DECLINE, "embeds": [], "allowed_mentions": NONE_MENTIONS}
+
+
+async def test_busy_when_every_slot_is_taken(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine()
+    engine.ask_gate = threading.Event()
+    async with running_bot(engine, make_settings(max_concurrent_asks=1), fake, monkeypatch) as bot:
+        first = start_interaction(bot, slash_payload("ask", {"question": "Maliki?"}))
+        await wait_for_thread_event(engine.ask_started)
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump?"}, user_id=OTHER_USER_ID))
+        busy = fake.requests[-1]
+        assert busy.kind == "callback" and busy.json["type"] == 4 and busy.ephemeral
+        assert busy.body["content"] == dp.BUSY
+        engine.ask_gate.set()
+        await first
+    assert engine.asked == ["Maliki?"]
+    assert kinds(fake) == ["callback", "callback", "followup"]
+
+
+# --- 2. permissions ------------------------------------------------------------------------------
+ALL = discord.Permissions.all().value
+
+# (command, member permission bits, member role ids, allowed?)
+PERMISSION_CASES = [
+    # the server widened the commands to everyone in Integrations: Discord delivers them, we refuse
+    ("sources", EVERYONE_PERMS, [], False),
+    ("sources", EVERYONE_PERMS, [OTHER_ROLE_ID], False),
+    ("reindex", EVERYONE_PERMS, [], False),
+    ("reindex", perms(manage_messages=True), [MOD_ROLE_ID], False),  # moderators cannot rebuild
+    # allowed by permission
+    ("sources", perms(manage_messages=True), [], True),
+    ("sources", perms(administrator=True), [], True),
+    ("reindex", perms(administrator=True), [], True),
+    ("reindex", perms(manage_guild=True), [], True),
+    # allowed by configured role, without any permission
+    ("sources", EVERYONE_PERMS, [MOD_ROLE_ID], True),
+    ("sources", EVERYONE_PERMS, [ADMIN_ROLE_ID], True),  # admins count as moderators
+    ("reindex", EVERYONE_PERMS, [ADMIN_ROLE_ID], True),
+]
+
+
+@pytest.mark.parametrize(("command", "bits", "roles", "allowed"), PERMISSION_CASES)
+async def test_restricted_commands_check_permission_or_role_at_runtime(
+    fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, command: str, bits: int, roles: list[int], allowed: bool
+) -> None:
+    engine = FakeEngine()
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        # app_permissions: the bot itself may do everything; that must not matter
+        await run_interaction(bot, slash_payload(command, permissions=bits, roles=roles, app_permissions=ALL))
+    first = fake.requests[0]
+    assert first.kind == "callback"
+    if allowed:
+        assert first.json["type"] == 5 and first.ephemeral
+        assert fake.requests[-1].kind in ("followup", "edit_original")
+    else:
+        assert only_callback(fake).json["type"] == 4 and first.ephemeral
+        assert first.body["content"] == dp.NO_PERMISSION
+        assert engine.generation == "old"  # nothing was rebuilt
+
+
+@pytest.mark.parametrize("command", ["sources", "reindex"])
+async def test_restricted_commands_refused_in_dms(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    engine = FakeEngine()
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload(command, guild=False, app_permissions=ALL))
+    request = only_callback(fake)
+    assert request.json["type"] == 4 and request.ephemeral
+    assert request.body["content"] == dp.GUILD_ONLY
+    assert engine.generation == "old"
+
+
+async def test_ask_works_in_dms(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload("ask", {"question": DEV_QUESTIONS[1]}, guild=False))
+    assert kinds(fake) == ["callback", "followup"]
+    assert public_body(fake.requests[1].json) == message_body(bot_engine.ask(DEV_QUESTIONS[1]))
+
+
+def test_registered_commands_carry_default_permissions() -> None:
+    payloads = {item["name"]: item for item in command_payloads(make_settings())}
+    assert set(payloads) == {"ask", "sources", "reindex"}
+    assert payloads["ask"]["default_member_permissions"] is None
+    assert int(payloads["sources"]["default_member_permissions"]) == perms(manage_messages=True)
+    assert int(payloads["reindex"]["default_member_permissions"]) == perms(administrator=True)
+    assert payloads["reindex"]["contexts"] == [0]  # guild only
+    assert payloads["reindex"]["dm_permission"] is False
+    assert [option["name"] for option in payloads["ask"]["options"]] == ["question"]
+
+
+# --- 3. cooldown ---------------------------------------------------------------------------------
+async def test_cooldown_on_ask_is_per_user_and_shared_with_mentions(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine()
+    async with running_bot(engine, make_settings(ask_cooldown_seconds=30), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload("ask", {"question": "Maliki?"}))
+        fake.clear()
+        await run_interaction(bot, slash_payload("ask", {"question": "Maliki again?"}))
+        refused = only_callback(fake)
+        assert refused.json["type"] == 4
+        assert refused.flags == EPHEMERAL
+        assert re.fullmatch(dp.COOLDOWN.replace("{seconds}", r"(\d+)"), refused.body["content"])
+        assert int(re.search(r"\d+", refused.body["content"]).group(0)) in (29, 30)
+        fake.clear()
+        await dispatch_message(bot, mention_message(bot, "Maliki via mention?"))
+        [reply] = fake.of_kind("channel_message")
+        assert reply.json["content"].startswith("Please wait")
+        fake.clear()
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump?"}, user_id=OTHER_USER_ID))
+        assert kinds(fake) == ["callback", "followup"]  # another user is not slowed down
+    assert engine.asked == ["Maliki?", "Trump?"]
+
+
+# --- 4. @mention ---------------------------------------------------------------------------------
+async def test_mention_replies_with_the_same_body_as_ask(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    question = DEV_QUESTIONS[2]
+    async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload("ask", {"question": question}))
+        slash_body = public_body(fake.of_kind("followup")[0].json)
+        fake.clear()
+        message = mention_message(bot, question)
+        await dispatch_message(bot, message)
+    [reply] = fake.of_kind("channel_message")
+    assert reply.url.endswith(f"/channels/{message.channel.id}/messages")
+    assert reply.json["message_reference"]["message_id"] == message.id
+    assert reply.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert {key: reply.json[key] for key in ("content", "embeds")} == {key: slash_body[key] for key in ("content", "embeds")}
+    assert public_body(reply.json)["embeds"] == message_body(bot_engine.ask(question))["embeds"]
+
+
+async def test_mention_strips_the_bot_mention_in_both_forms(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine()
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        await dispatch_message(bot, mention_message(bot, "What did Maliki say?"))
+        await dispatch_message(bot, mention_message(bot, f"hey <@!{BOT_ID}> what did Trump say?"))
+        await dispatch_message(bot, mention_message(bot, "", mention_bot=True))
+    assert engine.asked == ["What did Maliki say?", "hey   what did Trump say?", ""]
+    assert fake.of_kind("channel_message")[-1].json["content"] == dp.EMPTY_QUESTION
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"author_bot": True},  # other bots
+        {"mention_bot": False},  # not addressed to us
+        {"mention_bot": False, "mention_everyone": True},  # @everyone only
+    ],
+)
+async def test_messages_not_for_the_bot_are_ignored(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, kwargs: dict[str, Any]) -> None:
+    engine = FakeEngine()
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        text = "@everyone what did Maliki say?" if kwargs.get("mention_everyone") else "what did Maliki say?"
+        await dispatch_message(bot, mention_message(bot, text, **kwargs))
+    assert fake.requests == [] and engine.asked == []
+
+
+async def test_mention_in_a_dm(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
+        await dispatch_message(bot, mention_message(bot, DEV_QUESTIONS[3], guild=False))
+    [reply] = fake.of_kind("channel_message")
+    assert reply.json["embeds"] == message_body(bot_engine.ask(DEV_QUESTIONS[3]))["embeds"]
+
+
+# --- 5. questions during /reindex ------------------------------------------------------------------
+async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    gated = GatedEngine(bot_engine)
+    question = DEV_QUESTIONS[0]
+    before = message_body(bot_engine.ask(question))
+    async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
+        rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        await wait_for_thread_event(gated.entered)
+        assert gated.reindexing
+        mark = len(fake.requests)
+        await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=OTHER_USER_ID))
+        await dispatch_message(bot, mention_message(bot, question, author_id=OTHER_USER_ID + 1))
+        during = fake.requests[mark:]
+        assert gated.reindexing, "the rebuild was still running while these were answered"
+        gated.gate.set()
+        await rebuild
+    [followup] = [r for r in during if r.kind == "followup"]
+    [reply] = [r for r in during if r.kind == "channel_message"]
+    assert public_body(followup.json) == before
+    assert reply.json["embeds"] == before["embeds"]
+    final = fake.of_kind("edit_original")[-1]
+    assert final.json["embeds"][0]["title"] == dp.REINDEX_TITLE
+    if isinstance(bot_engine, FakeEngine):  # the fake's rebuild swaps in different quotes
+        assert message_body(bot_engine.ask(question)) != before
+
+
+async def test_reindex_reports_progress_throttled_then_changes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    class SlowProgress(FakeEngine):
+        def reindex(self, progress: Any = None) -> ReindexReport:
+            def slow(stage: str, done: int, total: int) -> None:
+                progress(stage, done, total)
+                time.sleep(0.02)
+
+            return super().reindex(slow)
+
+    engine = SlowProgress()
+    engine.articles = {f"a{i}.txt": next(iter(engine.articles.values())) for i in range(10)}  # 30 progress calls
+    monkeypatch.setattr(admin_cog, "PROGRESS_INTERVAL_SECONDS", 0.2)
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        started = time.monotonic()
+        await run_interaction(bot, slash_payload("reindex", permissions=perms(administrator=True)))
+        elapsed = time.monotonic() - started
+    edits = fake.of_kind("edit_original")
+    progress = [e.json["content"] for e in edits if (e.json.get("content") or "").startswith("Reindexing… ")]
+    assert edits[0].json["content"] == dp.REINDEX_STARTING
+    assert 1 <= len(progress) <= elapsed / 0.2 + 2  # throttled: not one edit per callback
+    assert all(re.fullmatch(r"Reindexing… (reading|embedding|writing): \d+/10", text) for text in progress)
+    report = edits[-1].json
+    assert report["content"] is None and report["embeds"][0]["title"] == dp.REINDEX_TITLE
+    fields = {item["name"]: item["value"] for item in report["embeds"][0]["fields"]}
+    assert fields[dp.REINDEX_CHANGED] == "001\\_d007a2e75fab5d5c.txt"
+    assert fields[dp.REINDEX_PASSAGES].startswith("2 → 1")
+
+
+# --- 6. one rebuild at a time --------------------------------------------------------------------
+async def test_second_reindex_while_one_runs_is_refused(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    gated = GatedEngine(FakeEngine())
+    async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
+        first = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        await wait_for_thread_event(gated.entered)
+        mark = len(fake.requests)
+        await run_interaction(bot, slash_payload("reindex", permissions=perms(administrator=True), user_id=OTHER_USER_ID))
+        [refusal] = fake.requests[mark:]
+        assert refusal.kind == "callback" and refusal.json["type"] == 4 and refusal.ephemeral
+        assert refusal.body["content"] == dp.REINDEX_RUNNING
+        gated.gate.set()
+        await first
+        # and afterwards a new rebuild is accepted again
+        fake.clear()
+        await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        assert fake.of_kind("edit_original")[-1].json["embeds"][0]["title"] == dp.REINDEX_TITLE
+
+
+async def test_reindex_refused_while_the_engine_rebuilds_for_someone_else(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    gated = GatedEngine(FakeEngine())
+    worker = threading.Thread(target=gated.reindex)  # e.g. started outside the bot
+    worker.start()
+    try:
+        await wait_for_thread_event(gated.entered)
+        async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
+            await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        assert only_callback(fake).body["content"] == dp.REINDEX_RUNNING
+    finally:
+        gated.gate.set()
+        worker.join(10)
+
+
+async def test_reindex_in_progress_raised_by_the_engine_is_reported(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Racing(FakeEngine):
+        def reindex(self, progress: Any = None) -> ReindexReport:
+            raise ReindexInProgress("started a moment ago")
+
+    async with running_bot(Racing(), make_settings(), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+    assert fake.of_kind("edit_original")[-1].json["content"] == dp.REINDEX_RUNNING
+
+
+# --- /sources ----------------------------------------------------------------------------------------
+async def test_sources_lists_articles_privately(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine()
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload("sources", roles=[MOD_ROLE_ID]))
+    defer, followup = fake.requests
+    assert defer.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert followup.ephemeral and not followup.json.get("components")
+    expected = dp.sources_pages(engine.sources())[0].to_dict()
+    assert public_body(followup.json) == expected
+    names = [dp.unescape(item["name"]) for item in followup.json["embeds"][0]["fields"]]
+    assert names == [article.title for article in engine.articles.values()]
+
+
+async def test_sources_pages_turn_only_for_the_invoking_moderator(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine(extra_articles=25)  # 28 articles: 3 pages
+    pages = [page.to_dict() for page in dp.sources_pages(engine.sources())]
+    assert len(pages) == 3
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        await run_interaction(bot, slash_payload("sources", roles=[MOD_ROLE_ID]))
+        followup = fake.of_kind("followup")[0]
+        assert followup.ephemeral and public_body(followup.json) == pages[0]
+        [row] = followup.json["components"]
+        previous, following = row["components"]
+        assert (previous["label"], previous["disabled"]) == (dp.PAGE_PREVIOUS, True)
+        assert (following["label"], following["disabled"]) == (dp.PAGE_NEXT, False)
+        message = followup.response
+
+        fake.clear()
+        await run_interaction(bot, button_payload(following["custom_id"], message, user_id=OTHER_USER_ID, roles=[MOD_ROLE_ID]))
+        stranger = only_callback(fake)
+        assert stranger.json["type"] == 4 and stranger.ephemeral
+        assert stranger.body["content"] == dp.NOT_YOUR_BUTTONS
+
+        for expected_page in (1, 2, 2):  # the last press stays on the last page
+            fake.clear()
+            await run_interaction(bot, button_payload(following["custom_id"], message, roles=[MOD_ROLE_ID]))
+            update = only_callback(fake)
+            assert update.json["type"] == 7  # UPDATE_MESSAGE
+            assert update.body["embeds"] == pages[expected_page]["embeds"]
+        assert update.body["components"][0]["components"][1]["disabled"] is True
+
+        fake.clear()
+        await run_interaction(bot, button_payload(previous["custom_id"], message, roles=[MOD_ROLE_ID]))
+        assert only_callback(fake).body["embeds"] == pages[1]["embeds"]
+
+
+# --- 7. hostile and long questions ----------------------------------------------------------------------
+class EchoEngine(FakeEngine):
+    """Pretends an article contains the question verbatim: hostile text reaches the quotes."""
+
+    def ask(self, question: str, *, k: int | None = None, abstain: bool = True) -> Answer:
+        self.asked.append(question)
+        base = self.quotes["old"][0]
+        echo = Quote(question, question[:300] or "file.txt", question[:500], 0, len(question), 7, 0.9, base.also_in * 20)
+        return Answer(question, True, (echo,) * 10 + self.quotes["old"])
+
+
+@pytest.mark.parametrize("engine_kind", ["engine", "echo"])
+async def test_every_payload_pings_nobody_and_fits(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, engine_kind: str) -> None:
+    answering = bot_engine if engine_kind == "engine" else EchoEngine()
+    async with running_bot(answering, make_settings(), fake, monkeypatch) as bot:
+        for index, question in enumerate(HOSTILE_QUESTIONS + DEV_QUESTIONS):
+            await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=USER_ID + index))
+            await dispatch_message(bot, mention_message(bot, question[:4000], author_id=USER_ID + index))
+    assert len(fake.of_kind("followup")) == len(fake.of_kind("channel_message")) == len(HOSTILE_QUESTIONS + DEV_QUESTIONS)
+    for request in fake.of_kind("followup", "channel_message"):
+        for embed in request.body.get("embeds", []):
+            for item in embed["fields"]:
+                assert not re.search(r"(?<!\\)@(everyone|here)|(?<!\\)<[@#]", item["name"] + item["value"])
+    # the `fake` fixture then checks allowed_mentions and limits on every request
+
+
+# --- 8. the event loop stays responsive -----------------------------------------------------------------
+async def test_event_loop_never_blocked_while_ask_and_reindex_run(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    if isinstance(bot_engine, FakeEngine):
+        bot_engine.ask_delay = 0.2  # a slow, blocking ask: must run in a worker thread
+    gated = GatedEngine(bot_engine)
+    settings = make_settings(max_concurrent_asks=len(DEV_QUESTIONS))  # every question gets a slot
+    async with running_bot(gated, settings, fake, monkeypatch) as bot:
+        async with Heartbeat() as heartbeat:
+            rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+            await wait_for_thread_event(gated.entered)
+            asks = [
+                start_interaction(bot, slash_payload("ask", {"question": question}, user_id=USER_ID + index))
+                for index, question in enumerate(DEV_QUESTIONS)
+            ]
+            await asyncio.sleep(0.05)
+            gated.gate.set()
+            await asyncio.gather(rebuild, *asks)
+    assert len(fake.of_kind("followup")) == len(DEV_QUESTIONS)
+    assert heartbeat.max_gap < 0.1, f"event loop blocked for {heartbeat.max_gap * 1000:.0f} ms"
+
+
+# --- 9. internal errors ----------------------------------------------------------------------------
+ERROR_RE = re.compile(dp.ERROR.replace(".", r"\.").replace("{error_id}", r"([0-9a-f]{8})"))
+
+
+def logged_error(caplog: pytest.LogCaptureFixture, error_id: str) -> logging.LogRecord:
+    [record] = [r for r in caplog.records if error_id in r.getMessage()]
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    return record
+
+
+async def test_internal_error_gives_an_error_id_and_logs_the_traceback(
+    fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = FakeEngine()
+    engine.fail = RuntimeError("index file is corrupt at /secret/path")
+    with caplog.at_level(logging.ERROR):
+        async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+            await run_interaction(bot, slash_payload("ask", {"question": "Maliki?"}))
+            await dispatch_message(bot, mention_message(bot, "Maliki?", author_id=OTHER_USER_ID))
+    # the public "thinking…" placeholder is removed so the notice can really be private
+    assert kinds(fake) == ["callback", "delete_original", "followup", "channel_message"]
+    notice = fake.requests[2]
+    assert notice.ephemeral
+    slash_id = ERROR_RE.fullmatch(notice.json["content"]).group(1)
+    mention_id = ERROR_RE.fullmatch(fake.requests[3].json["content"]).group(1)
+    assert slash_id != mention_id
+    for error_id in (slash_id, mention_id):
+        record = logged_error(caplog, error_id)
+        assert isinstance(record.exc_info[1], RuntimeError)
+        assert "corrupt" in caplog.text  # the traceback is in the log...
+    assert "corrupt" not in notice.json["content"]  # ...but not shown to the user
+
+
+async def test_error_in_sources_is_private_with_an_id(
+    fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = FakeEngine()
+
+    def broken() -> Any:
+        raise OSError("cannot read manifest")
+
+    engine.sources = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+            await run_interaction(bot, slash_payload("sources", roles=[MOD_ROLE_ID]))
+    assert kinds(fake) == ["callback", "followup"]
+    error_id = ERROR_RE.fullmatch(fake.requests[1].json["content"]).group(1)
+    assert fake.requests[1].ephemeral
+    logged_error(caplog, error_id)
+
+
+# --- client plumbing ----------------------------------------------------------------------------------
+async def test_setup_hook_syncs_commands_to_configured_guilds(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_bot(FakeEngine(), make_settings(guild_ids=[111, 222]), fake, monkeypatch):
+        pass
+    syncs = fake.of_kind("sync")
+    assert [request.url.rsplit("/guilds/", 1)[1] for request in syncs] == ["111/commands", "222/commands"]
+    for request in syncs:
+        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex"}
+
+
+async def test_no_sync_without_guild_ids(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running_bot(FakeEngine(), make_settings(), fake, monkeypatch) as bot:
+        assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == NONE_MENTIONS
+        assert bot.intents.message_content
+    assert fake.of_kind("sync") == []
+
+
+def test_failed_login_returns_nonzero_without_leaking_the_token(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = "MTIzNDU2Nzg5.secret-token-value.xyz"
+
+    async def refuse(self: Any, given: str) -> Any:
+        assert given == token
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.setattr(discord.http.HTTPClient, "static_login", refuse)
+    monkeypatch.setattr(discord.utils, "setup_logging", lambda **kwargs: None)
+    settings = make_settings(discord_token=token)
+    with caplog.at_level(logging.DEBUG):
+        code = run_bot(settings, FakeEngine())
+    assert code != 0
+    assert LOGIN_FAILED in caplog.text
+    captured = capsys.readouterr()
+    for text in (caplog.text, captured.out, captured.err, repr(settings), str(settings), repr(create_bot(settings, None))):
+        assert token not in text
