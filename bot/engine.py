@@ -60,13 +60,13 @@ class Engine:
     def __init__(self, settings: Settings, embedder: Embedder, index: store.LoadedIndex) -> None:
         self.settings = settings
         self.embedder = embedder
-        self._fusion = FusionParams(
+        self.fusion = FusionParams(
             settings.fusion, settings.dense_weight, settings.rrf_k, settings.candidates
         )
         self._decline = DeclineParams(
             settings.min_dense_score, settings.confident_dense_score, settings.min_term_coverage
         )
-        self._live = _Live(index, self._fusion)
+        self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
         self._sentence_cache: OrderedDict[tuple[str, str, int, int], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -195,7 +195,7 @@ class Engine:
                 )
             except store.BuildLocked as error:
                 raise ReindexInProgress(str(error)) from None
-            self._live = _Live(index, self._fusion)
+            self._live = _Live(index, self.fusion)
             return report
         finally:
             self._reindex_lock.release()

@@ -12,19 +12,25 @@ import math
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Settings
-from .retrieval import Hit
+from .retrieval import FusionParams, Hit, rerank
 
 Ranker = Callable[[list[Hit]], list[Hit]]
+SHIPPED = "hybrid (shipped)"
 
-RANKERS: dict[str, Ranker] = {
-    "dense only": lambda hits: sorted((h for h in hits if h.dense_rank), key=lambda h: h.dense_rank),
-    "bm25 only": lambda hits: sorted((h for h in hits if h.lexical_rank), key=lambda h: h.lexical_rank),
-    "hybrid (shipped)": lambda hits: hits,
-}
+
+def rankers(shipped: FusionParams) -> dict[str, Ranker]:
+    """Dense alone, BM25 alone, both fusions, and the configured one, all from the same candidates."""
+    other = "rrf" if shipped.method == "score" else "score"
+    return {
+        "dense only": lambda hits: sorted((h for h in hits if h.dense_rank), key=lambda h: h.dense_rank),
+        "bm25 only": lambda hits: sorted((h for h in hits if h.lexical_rank), key=lambda h: h.lexical_rank),
+        f"hybrid {other}": lambda hits: rerank(hits, replace(shipped, method=other)),
+        SHIPPED + f" {shipped.method}": lambda hits: hits,
+    }
 
 
 @dataclass
@@ -73,7 +79,8 @@ def qa_report(settings: Settings, rows: list[dict], engine=None) -> tuple[list[Q
     engine = engine or Engine.open(settings)
     live = engine._live  # the evaluation reads the same index the bot answers from
     k = 3
-    ranks: dict[str, list[int]] = {name: [] for name in [*RANKERS, "quotes (shipped)"]}
+    ranking = rankers(engine.fusion)
+    ranks: dict[str, list[int]] = {name: [] for name in [*ranking, "quotes (shipped)"]}
     declined: dict[str, list[bool]] = {name: [] for name in ranks}
     lengths: dict[str, list[tuple[int, int]]] = {name: [] for name in ranks}
     details = []
@@ -81,14 +88,11 @@ def qa_report(settings: Settings, rows: list[dict], engine=None) -> tuple[list[Q
         question, answerable = row["question"], row.get("answerable", True)
         hits = engine.search(question)
         answer = engine.ask(question, k=k, abstain=False)
-        texts_by = {name: [live.index.passages[h.row].text for h in rank(hits)[:k]] for name, rank in RANKERS.items()}
+        texts_by = {name: [live.index.passages[h.row].text for h in rank(hits)[:k]] for name, rank in ranking.items()}
         texts_by["quotes (shipped)"] = [q.text for q in answer.quotes]
-        refused = {
-            "dense only": (max((h.dense for h in hits), default=-1.0) < settings.min_dense_score),
-            "bm25 only": not any(h.lexical > 0 for h in hits),
-            "hybrid (shipped)": not answer.answered,
-            "quotes (shipped)": not answer.answered,
-        }
+        refused = {name: not answer.answered for name in ranks}  # fusions share the shipped decline
+        refused["dense only"] = max((h.dense for h in hits), default=-1.0) < settings.min_dense_score
+        refused["bm25 only"] = not any(h.lexical > 0 for h in hits)
         for name, texts in texts_by.items():
             if answerable:
                 ranks[name].append(_first_hit(texts, row["answers"]))
@@ -188,10 +192,11 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     queries = [json.loads(line) for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     queries = [q for q in queries if q["_id"] in qrels][:limit]
     live = engine._live
-    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in RANKERS}
+    ranking = rankers(engine.fusion)
+    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in ranking}
     for query in queries:
         hits = engine.search(query["text"])
-        for name, rank in RANKERS.items():
+        for name, rank in ranking.items():
             ranked: list[str] = []
             for hit in rank(hits):  # a document ranks where its best passage ranks
                 doc = live.index.passages[hit.row].source.removesuffix(".txt")

@@ -75,6 +75,16 @@ def fuse(
     return hits
 
 
+def rerank(hits: list[Hit], params: FusionParams) -> list[Hit]:
+    """The same candidates fused another way: lets an evaluation compare fusions on one search."""
+    by_dense = sorted((h for h in hits if h.dense_rank), key=lambda h: h.dense_rank)
+    by_lexical = sorted((h for h in hits if h.lexical_rank), key=lambda h: h.lexical_rank)
+    return fuse(
+        np.array([h.row for h in by_dense], dtype=np.int64), np.array([h.row for h in by_lexical], dtype=np.int64),
+        {h.row: h.dense for h in hits}, {h.row: h.lexical for h in hits if h.lexical > 0}, params,
+    )
+
+
 class Retriever:
     """Hybrid search over one loaded index."""
 
