@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
-
-import numpy as np
 
 from . import store
 from .config import Settings
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .models import Answer, ReindexReport, SourcesReport
-from .quoting import QuoteParams, Span, pick_quotes
+from .quoting import pick_quotes
 from .retrieval import FusionParams, Hit, Retriever
 
 log = logging.getLogger(__name__)
 
 # progress(stage, done, total): stage is "reading", "embedding" or "writing".
 Progress = Callable[[str, int, int], None]
-SENTENCE_CACHE = 50_000  # sentence vectors kept between questions (about 75 MB at 384 floats)
 
 
 class ReindexInProgress(RuntimeError):
@@ -43,15 +39,11 @@ def build_params(settings: Settings) -> store.BuildParams:
 
 
 class _Live:
-    """One loaded index with what is derived from it; replaced whole, never mutated."""
+    """One loaded index with its retriever; replaced whole, never mutated."""
 
     def __init__(self, index: store.LoadedIndex, fusion: FusionParams) -> None:
         self.index = index
         self.retriever = Retriever(index.vectors, index.dense, index.lexical, fusion)
-        sentences: dict[str, set[tuple[int, int]]] = {source: set() for source in index.articles}
-        for passage in index.passages:
-            sentences[passage.source].update(passage.sentences)
-        self.sentences = {source: sorted(spans) for source, spans in sentences.items()}
 
 
 class Engine:
@@ -68,8 +60,6 @@ class Engine:
         )
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
-        self._sentence_cache: OrderedDict[tuple[str, str, int, int], np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -121,10 +111,7 @@ class Engine:
         diagnostics = evidence.as_dict()
         if declined and abstain:
             return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
-        quotes = pick_quotes(
-            question, query_vector, hits, lambda row: self._passage_span(live, row),
-            live.index.articles, live.sentences, self._sentence_vectors, k,
-        )
+        quotes = pick_quotes(question, query_vector, hits, live.index, k)
         return Answer(
             question, answered=not declined and bool(quotes), quotes=tuple(quotes),
             reason="declined" if declined else None, diagnostics=diagnostics,
@@ -134,37 +121,6 @@ class Engine:
         """Ranked passages without quoting: for benchmarks that judge passages, not quotes."""
         live = self._live
         return live.retriever.search(question, self.embedder.encode([question])[0])
-
-    @staticmethod
-    def _passage_span(live: _Live, row: int) -> tuple[str, int, int]:
-        passage = live.index.passages[row]
-        return passage.source, passage.start, passage.end
-
-    def _sentence_vectors(self, spans: list[Span]) -> np.ndarray:
-        """Sentence embeddings, cached by text so repeated questions cost one lookup."""
-        live = self._live
-        keys = [(live.index.articles[s].sha256, s, a, b) for s, a, b in spans]
-        with self._cache_lock:
-            missing = [i for i, key in enumerate(keys) if key not in self._sentence_cache]
-        if missing:
-            texts = [live.index.articles[spans[i][0]].text[spans[i][1] : spans[i][2]] for i in missing]
-            encoded = self.embedder.encode(texts)
-            with self._cache_lock:
-                for i, vector in zip(missing, encoded):
-                    self._sentence_cache[keys[i]] = vector
-        with self._cache_lock:
-            out = []
-            for key in keys:
-                vector = self._sentence_cache.get(key)
-                if vector is None:  # evicted by another thread meanwhile; rare, so recompute
-                    source, a, b = key[1:]
-                    vector = self.embedder.encode([live.index.articles[source].text[a:b]])[0]
-                self._sentence_cache[key] = vector
-                self._sentence_cache.move_to_end(key)
-                out.append(vector)
-            while len(self._sentence_cache) > SENTENCE_CACHE:
-                self._sentence_cache.popitem(last=False)
-        return np.stack(out) if out else np.zeros((0, self.embedder.dimension), dtype=np.float32)
 
     # --- what is indexed ---------------------------------------------------------------------------
 

@@ -10,18 +10,17 @@ different information (maximal marginal relevance).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
 from .lexical import stem_terms
-from .models import Article, Citation, Quote
+from .models import Article, Citation, Passage, Quote
 from .passages import split_sentences
 from .retrieval import Hit
 
-Span = tuple[str, int, int]  # (source, start, end)
-SentenceVectors = Callable[[list[Span]], np.ndarray]
 
 # Words that point back at a previous sentence: such a sentence is quoted with the one before it.
 _LEANS_BACK = re.compile(
@@ -71,72 +70,83 @@ def term_coverage(question_terms: set[str], text: str) -> float:
     return len(question_terms & set(stem_terms(text))) / len(question_terms)
 
 
-def widen(article_sentences: Sequence[tuple[int, int]], index: int, text: str) -> tuple[int, int]:
-    """The span to quote for sentence `index`: itself, or from the start of the sentence before.
+class QuotableIndex(Protocol):
+    """What quoting reads from a loaded index (see `store.LoadedIndex`)."""
 
-    News paragraphs are often a single sentence, so the sentence a pronoun leans on may sit in the
-    previous paragraph; the quote then spans the paragraph break, still an exact slice.
+    passages: list[Passage]
+    articles: dict[str, Article]
+    sentence_rows: list[tuple[int, ...]]
+    sentence_vectors: np.ndarray
+
+
+def leans_back(sentence: str) -> bool:
+    """A sentence that needs the one before it to be understood, or says too little alone."""
+    return bool(_LEANS_BACK.match(sentence)) or len(_WORD.findall(sentence)) < MIN_WORDS
+
+
+def _previous_sentence(index: QuotableIndex, passage_row: int, position: int) -> tuple[int, int, int] | None:
+    """(start, end, vector row) of the sentence before sentence `position` of a passage.
+
+    Passages of one article are consecutive rows, so the sentence before a passage's first one is
+    the last sentence of the previous passage that ends before it.
     """
-    start, end = article_sentences[index]
-    sentence = text[start:end]
-    needs_context = _LEANS_BACK.match(sentence) or len(_WORD.findall(sentence)) < MIN_WORDS
-    if needs_context and index > 0:
-        return article_sentences[index - 1][0], end
-    return start, end
+    passage = index.passages[passage_row]
+    if position > 0:
+        start, end = passage.sentences[position - 1]
+        return start, end, index.sentence_rows[passage_row][position - 1]
+    if passage_row == 0 or index.passages[passage_row - 1].source != passage.source:
+        return None
+    before = index.passages[passage_row - 1]
+    first_start = passage.sentences[position][0]
+    for (start, end), row in zip(reversed(before.sentences), reversed(index.sentence_rows[passage_row - 1])):
+        if end <= first_start:
+            return start, end, row
+    return None
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
 
 
 def pick_quotes(
-    question: str, query_vector: np.ndarray, hits: Sequence[Hit], passage_of: Callable[[int], tuple[str, int, int]],
-    articles: dict[str, Article], sentences: dict[str, list[tuple[int, int]]], vectors_for: SentenceVectors,
-    k: int, params: QuoteParams = QuoteParams(),
+    question: str, query_vector: np.ndarray, hits: Sequence[Hit], index: QuotableIndex, k: int,
+    params: QuoteParams = QuoteParams(),
 ) -> list[Quote]:
-    """The k quotes that best answer the question, duplicates merged into `also_in`."""
+    """The k quotes that best answer the question, duplicates merged into `also_in`.
+
+    Sentence vectors were computed at build time, so this runs no model. A sentence that leans
+    back is quoted from the start of the sentence before (news paragraphs are often a single
+    sentence, so that may cross a paragraph break; the quote is still an exact slice), and
+    scored by the two sentences' mean vector.
+    """
     top = hits[: params.passages]
     if not top:
         return []
     best = top[0].score or 1.0
-    # Each sentence inside the chosen passages, with the best passage score it appears under.
-    passage_score: dict[tuple[str, int], float] = {}
-    for hit in top:
-        source, start, end = passage_of(hit.row)
-        spans = sentences[source]
-        for i, (s, e) in enumerate(spans):
-            if s >= start and e <= end:
-                key = (source, i)
-                passage_score[key] = max(passage_score.get(key, 0.0), hit.score / best)
-    keys = list(passage_score)
-    spans = [(source, *widen(sentences[source], i, articles[source].text)) for source, i in keys]
-    vectors = vectors_for(spans)
-    cosines = vectors @ query_vector
     question_terms = set(stem_terms(question))
-    candidates = []
-    for key, span, vector, cosine in zip(keys, spans, vectors, cosines):
-        own = params.dense_weight * float(cosine) + (1 - params.dense_weight) * term_coverage(
-            question_terms, articles[span[0]].text[span[1] : span[2]]
-        )
-        score = params.passage_weight * passage_score[key] + (1 - params.passage_weight) * own
-        candidates.append(_Candidate(span[0], span[1], span[2], score, vector))
-    quotes = _select(candidates, articles, k, params)
-    pool = {passage_of(hit.row) for hit in hits[: params.citation_passages]}
-    return [_cite_elsewhere(quote, pool, articles) for quote in quotes]
-
-
-def _cite_elsewhere(quote: Quote, pool: set[tuple[str, int, int]], articles: dict[str, Article]) -> Quote:
-    """Articles carrying the quoted statement but not drawn as candidates are cited too."""
-    cited = {quote.source, *(c.source for c in quote.also_in)}
-    extra: list[Citation] = []
-    for source, start, end in sorted(pool):
-        if source in cited:
-            continue
-        article = articles[source]
-        for s, e in split_sentences(article.text, start, end):
-            if shares_statement(quote.text, article.text[s:e]):
-                extra.append(Citation(source, article.title, s, e, article.paragraph_at(s)))
-                cited.add(source)
-                break
-    if not extra:
-        return quote
-    return replace(quote, also_in=quote.also_in + tuple(extra))
+    seen: dict[tuple[str, int], _Candidate] = {}
+    for hit in top:
+        passage = index.passages[hit.row]
+        text = index.articles[passage.source].text
+        for position, (start, end) in enumerate(passage.sentences):
+            row = index.sentence_rows[hit.row][position]
+            vector = np.asarray(index.sentence_vectors[row], dtype=np.float32)
+            if leans_back(text[start:end]):
+                previous = _previous_sentence(index, hit.row, position)
+                if previous is not None:
+                    start = previous[0]
+                    vector = _unit(vector + np.asarray(index.sentence_vectors[previous[2]], dtype=np.float32))
+            own = params.dense_weight * float(vector @ query_vector) + (1 - params.dense_weight) * term_coverage(
+                question_terms, text[start:end]
+            )
+            score = params.passage_weight * (hit.score / best) + (1 - params.passage_weight) * own
+            key = (passage.source, row)
+            if key not in seen or seen[key].score < score:
+                seen[key] = _Candidate(passage.source, start, end, score, vector)
+    quotes = _select(list(seen.values()), index.articles, k, params)
+    pool = {(p.source, p.start, p.end) for p in (index.passages[hit.row] for hit in hits[: params.citation_passages])}
+    return [_cite_elsewhere(quote, pool, index.articles) for quote in quotes]
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:
@@ -181,3 +191,21 @@ def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, 
         )
         for c, citations in zip(chosen, also)
     ]
+
+
+def _cite_elsewhere(quote: Quote, pool: set[tuple[str, int, int]], articles: dict[str, Article]) -> Quote:
+    """Articles carrying the quoted statement but not drawn as candidates are cited too."""
+    cited = {quote.source, *(c.source for c in quote.also_in)}
+    extra: list[Citation] = []
+    for source, start, end in sorted(pool):
+        if source in cited:
+            continue
+        article = articles[source]
+        for s, e in split_sentences(article.text, start, end):
+            if shares_statement(quote.text, article.text[s:e]):
+                extra.append(Citation(source, article.title, s, e, article.paragraph_at(s)))
+                cited.add(source)
+                break
+    if not extra:
+        return quote
+    return replace(quote, also_in=quote.also_in + tuple(extra))

@@ -4,6 +4,7 @@ Layout of the index folder:
 
     index/CURRENT            {"build": NAME, "manifest_sha256": ...}, replaced with os.replace
     index/builds/NAME/       manifest.json, articles.jsonl, passages.jsonl, vectors.npy,
+                             sentences.npy (one float16 vector per distinct sentence, for quoting),
                              dense.faiss (graph indexes only), bm25/ (bm25s files)
     index/.lock              held (flock) while a build runs, so two builders never race
 
@@ -41,7 +42,7 @@ from .passages import make_passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 BUILDS = "builds"
 LOCK = ".lock"
@@ -84,6 +85,8 @@ class LoadedIndex:
     vectors: np.ndarray
     dense: VectorIndex
     lexical: LexicalIndex
+    sentence_rows: list[tuple[int, ...]]  # per passage: its sentences' rows in sentence_vectors
+    sentence_vectors: np.ndarray  # float16: quoting needs no model call at question time
 
     @property
     def params(self) -> dict:
@@ -220,7 +223,7 @@ def load(index_dir: Path) -> LoadedIndex:
             for row in article_rows
         }
         indexed_at = {row["source"]: row["indexed_at"] for row in article_rows}
-        passages, keys = [], []
+        passages, keys, sentence_rows = [], [], []
         for row in _read_jsonl(folder / "passages.jsonl"):
             text = articles[row["source"]].text
             passages.append(
@@ -230,7 +233,9 @@ def load(index_dir: Path) -> LoadedIndex:
                 )
             )
             keys.append(row["key"])
+            sentence_rows.append(tuple(row["sentence_rows"]))
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
         kind = KINDS[manifest["index_kind"]]
         dense = kind.load(folder / "dense.faiss") if kind.persisted else kind.build(np.asarray(vectors))
         lexical = LexicalIndex.load(folder / "bm25", len(passages))
@@ -238,7 +243,11 @@ def load(index_dir: Path) -> LoadedIndex:
         raise IndexUnavailable(f"the index in {folder} cannot be read ({error})") from None
     if len(passages) != manifest["counts"]["passages"] or vectors.shape[0] != len(passages):
         raise IndexUnavailable(f"the index in {folder} has inconsistent counts")
-    return LoadedIndex(folder, manifest, articles, indexed_at, passages, keys, vectors, dense, lexical)
+    if any(r >= sentence_vectors.shape[0] for rows in sentence_rows for r in rows[-1:]):
+        raise IndexUnavailable(f"the index in {folder} has inconsistent sentence rows")
+    return LoadedIndex(
+        folder, manifest, articles, indexed_at, passages, keys, vectors, dense, lexical, sentence_rows, sentence_vectors
+    )
 
 
 def staleness(manifest: dict, seeds_dir: Path, params: BuildParams, *, max_file_bytes: int) -> str | None:
@@ -259,8 +268,8 @@ def staleness(manifest: dict, seeds_dir: Path, params: BuildParams, *, max_file_
 def _embed_missing(
     texts: list[str], keys: list[str], embedder: Embedder, cache: dict[str, np.ndarray],
     batch_size: int, progress: Progress | None,
-) -> tuple[np.ndarray, int]:
-    """Vectors for every text, reusing cached ones; returns (vectors, how many were embedded)."""
+) -> tuple[np.ndarray, list[int]]:
+    """Vectors for every text, reusing cached ones; returns (vectors, rows that were embedded)."""
     missing = [i for i, key in enumerate(keys) if key not in cache]
     fresh: dict[int, np.ndarray] = {}
     for begin in range(0, len(missing), EMBED_CHUNK):
@@ -273,19 +282,44 @@ def _embed_missing(
     vectors = np.zeros((len(texts), dimension), dtype=np.float32)
     for i, key in enumerate(keys):
         vectors[i] = fresh[i] if i in fresh else cache[key]
-    return vectors, len(missing)
+    return vectors, missing
 
 
 def _previous_cache(previous: LoadedIndex | None, model: str) -> dict[str, np.ndarray]:
-    """The live build doubles as the embedding cache: unchanged passages are never re-embedded."""
+    """The live build doubles as the embedding cache: unchanged texts are never re-embedded."""
     if previous is None or previous.params.get("model") != model:
         return {}
-    return {key: previous.vectors[row] for row, key in enumerate(previous.keys)}
+    cache = {key: previous.vectors[row] for row, key in enumerate(previous.keys)}
+    for passage, rows in zip(previous.passages, previous.sentence_rows):
+        text = previous.articles[passage.source].text
+        for (start, end), row in zip(passage.sentences, rows):
+            cache[cache_key(model, text[start:end])] = previous.sentence_vectors[row]
+    return cache
+
+
+def _distinct_sentences(
+    articles: dict[str, Article], passages: list[Passage]
+) -> tuple[list[str], list[tuple[int, ...]]]:
+    """Each sentence once (overlapping passages share some), and each passage's rows among them."""
+    row_of: dict[tuple[str, int, int], int] = {}
+    texts: list[str] = []
+    rows: list[tuple[int, ...]] = []
+    for passage in passages:
+        own = []
+        for start, end in passage.sentences:
+            key = (passage.source, start, end)
+            if key not in row_of:
+                row_of[key] = len(texts)
+                texts.append(articles[passage.source].text[start:end])
+            own.append(row_of[key])
+        rows.append(tuple(own))
+    return texts, rows
 
 
 def _write_build(
     folder: Path, articles: list[Article], indexed_at: dict[str, str], passages: list[Passage],
     keys: list[str], vectors: np.ndarray, dense: VectorIndex, lexical: LexicalIndex,
+    sentence_rows: list[tuple[int, ...]], sentence_vectors: np.ndarray,
     params: BuildParams, dimension: int, skipped: list[Skipped],
 ) -> dict:
     folder.mkdir(parents=True)
@@ -299,11 +333,13 @@ def _write_build(
     _write_jsonl(
         folder / "passages.jsonl",
         [
-            {"source": p.source, "start": p.start, "end": p.end, "sentences": p.sentences, "key": key}
-            for p, key in zip(passages, keys)
+            {"source": p.source, "start": p.start, "end": p.end, "sentences": p.sentences, "key": key,
+             "sentence_rows": rows}
+            for p, key, rows in zip(passages, keys, sentence_rows)
         ],
     )
     np.save(folder / "vectors.npy", vectors)
+    np.save(folder / "sentences.npy", sentence_vectors)
     if dense.persisted:
         dense.save(folder / "dense.faiss")
     lexical.save(folder / "bm25")
@@ -318,7 +354,7 @@ def _write_build(
         "params": params.to_dict(),
         "dimension": dimension,
         "index_kind": dense.kind,
-        "counts": {"articles": len(articles), "passages": len(passages)},
+        "counts": {"articles": len(articles), "passages": len(passages), "sentences": len(sentence_vectors)},
         "articles": [
             {
                 "source": a.source, "title": a.title, "sha256": a.sha256,
@@ -376,10 +412,16 @@ def build(
                 texts.append(embed_text(article, passage))
         if progress:
             progress("reading", 1, 1)
-        keys = [cache_key(params.model, text) for text in texts]
-        vectors, embedded = _embed_missing(
-            texts, keys, embedder, _previous_cache(previous, params.model), batch_size, progress
+        by_source = {article.source: article for article in articles}
+        sentence_texts, sentence_rows = _distinct_sentences(by_source, passages)
+        all_texts = texts + sentence_texts
+        keys = [cache_key(params.model, text) for text in all_texts]
+        all_vectors, missing = _embed_missing(
+            all_texts, keys, embedder, _previous_cache(previous, params.model), batch_size, progress
         )
+        vectors, sentence_vectors = all_vectors[: len(texts)], all_vectors[len(texts) :].astype(np.float16)
+        keys = keys[: len(texts)]
+        embedded = sum(1 for row in missing if row < len(texts))  # passages; their sentences come along
         if progress:
             progress("writing", 0, 1)
         kind = KINDS[choose_kind(len(passages), params.hnsw_threshold)]
@@ -398,7 +440,7 @@ def build(
         try:
             manifest = _write_build(
                 staging, articles, indexed_at, passages, keys, vectors, dense, lexical,
-                params, embedder.dimension, skipped,
+                sentence_rows, sentence_vectors, params, embedder.dimension, skipped,
             )
             _fsync_tree(staging)
             os.rename(staging, builds / name)
@@ -412,8 +454,8 @@ def build(
             progress("writing", 1, 1)
 
     loaded = LoadedIndex(
-        builds / name, manifest, {a.source: a for a in articles}, indexed_at, passages, keys,
-        vectors, dense, lexical,
+        builds / name, manifest, by_source, indexed_at, passages, keys,
+        vectors, dense, lexical, sentence_rows, sentence_vectors,
     )
     before = {a.source: a.sha256 for a in previous.articles.values()} if previous else {}
     after = {a.source: a.sha256 for a in articles}

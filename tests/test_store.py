@@ -32,7 +32,8 @@ def test_build_writes_a_manifest_that_describes_the_index(fresh_settings, embedd
     assert manifest["format_version"] == store.FORMAT_VERSION
     assert manifest["params"]["model"] == fresh_settings.embedding_model
     assert manifest["dimension"] == 384
-    assert manifest["counts"] == {"articles": 3, "passages": report.passages_after}
+    assert manifest["counts"]["articles"] == 3 and manifest["counts"]["passages"] == report.passages_after
+    assert manifest["counts"]["sentences"] == len(index.sentence_vectors) > report.passages_after
     assert {a["source"] for a in manifest["articles"]} == {p.name for p in fresh_settings.seeds_dir.iterdir()}
     assert all(len(a["sha256"]) == 64 and a["indexed_at"] for a in manifest["articles"])
     assert "built_at" in manifest and set(manifest["files"]) >= {"vectors.npy", "passages.jsonl", "articles.jsonl"}
