@@ -165,3 +165,47 @@ def test_vectors_are_normalised_so_inner_product_is_cosine(fresh_settings, embed
     index, _ = _build(fresh_settings, embedder)
     norms = np.linalg.norm(np.asarray(index.vectors), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-4)
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL inside the process: nothing after it runs, cleanup included."""
+
+
+def test_death_at_every_step_of_writing_and_swapping_leaves_old_or_new_never_a_mix(fresh_settings, embedder, monkeypatch):
+    first, _ = _build(fresh_settings, embedder)
+    (fresh_settings.seeds_dir / "later.txt").write_text("Later story\n\nTalks resumed in Muscat on Monday.\n")
+    old_sources = {a.source for a in first.article_list()}
+    new_sources = old_sources | {"later.txt"}
+    monkeypatch.setattr(store.shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing up
+
+    steps = {"count": 0, "die_at": None}
+    real = {name: getattr(store.os, name) for name in ("fsync", "rename", "replace")}
+
+    def checkpoint(name):
+        def wrapped(*args, **kwargs):
+            steps["count"] += 1
+            if steps["count"] == steps["die_at"]:
+                raise _Killed()
+            return real[name](*args, **kwargs)
+        return wrapped
+
+    for name in real:
+        monkeypatch.setattr(store.os, name, checkpoint(name))
+    cached = store.load(fresh_settings.index_dir)
+    _build(fresh_settings, embedder, previous=cached)  # a dry run, to count the steps
+    total = steps["count"]
+    assert total > 10
+    # back to the old index, then die at each step of a new build in turn
+    for die_at in range(1, total + 1):
+        (fresh_settings.seeds_dir / "later.txt").unlink()
+        steps.update(count=0, die_at=None)
+        _build(fresh_settings, embedder, previous=store.load(fresh_settings.index_dir))
+        (fresh_settings.seeds_dir / "later.txt").write_text("Later story\n\nTalks resumed in Muscat on Monday.\n")
+        steps.update(count=0, die_at=die_at)
+        with pytest.raises(_Killed):
+            _build(fresh_settings, embedder, previous=store.load(fresh_settings.index_dir))
+        steps["die_at"] = None
+        loaded = store.load(fresh_settings.index_dir)  # verified: every file matches its checksum
+        sources = {a.source for a in loaded.article_list()}
+        assert sources in (old_sources, new_sources), die_at
+        assert len(loaded.passages) == loaded.manifest["counts"]["passages"]
