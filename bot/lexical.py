@@ -43,7 +43,7 @@ def stem_terms(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 over passage texts; ids are row numbers of the texts given."""
 
-    def __init__(self, retriever: bm25s.BM25, tokenizer: Tokenizer, size: int) -> None:
+    def __init__(self, retriever: bm25s.BM25 | None, tokenizer: Tokenizer, size: int) -> None:
         self._retriever = retriever
         self._tokenizer = tokenizer
         self._size = size
@@ -51,6 +51,8 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: list[str]) -> "LexicalIndex":
         tokenizer = _tokenizer()
+        if not texts:  # bm25s cannot index nothing; an empty seeds folder is still a valid index
+            return cls(None, tokenizer, 0)
         ids = tokenizer.tokenize(texts, return_as="ids", show_progress=False)
         retriever = bm25s.BM25(k1=K1, b=B)
         retriever.index(ids, show_progress=False)
@@ -61,20 +63,27 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        if self._retriever is None:
+            (folder / "EMPTY").write_text("no passages\n")
+            return
         self._retriever.save(str(folder), show_progress=False)
         self._tokenizer.save_vocab(str(folder))
         self._tokenizer.save_stopwords(str(folder))
 
     @classmethod
     def load(cls, folder: Path, size: int) -> "LexicalIndex":
-        retriever = bm25s.BM25.load(str(folder), show_progress=False)
         tokenizer = _tokenizer()
+        if size == 0:
+            return cls(None, tokenizer, 0)
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
         tokenizer.load_vocab(str(folder))
         tokenizer.load_stopwords(str(folder))
         return cls(retriever, tokenizer, size)
 
     def query_ids(self, question: str) -> list[int]:
         """Known vocabulary ids of the question's terms (unknown words cannot match anything)."""
+        if self._retriever is None:
+            return []
         ids = self._tokenizer.tokenize([question], return_as="ids", update_vocab=False, show_progress=False)[0]
         unknown = self._tokenizer.get_vocab_dict().get("", None)
         return [token for token in ids if token != unknown]
@@ -82,7 +91,7 @@ class LexicalIndex:
     def scores(self, question: str) -> np.ndarray | None:
         """BM25 score of every passage, or None when no word of the question is in the vocabulary."""
         terms = self.query_ids(question)
-        if not terms or not self._size:
+        if not terms or self._retriever is None:
             return None
         return self._retriever.get_scores(terms)
 
