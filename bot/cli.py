@@ -199,17 +199,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_sources(args: argparse.Namespace) -> int:
     from . import render, store
     from .engine import build_params, sources_report
+    from .models import IndexedArticle
 
     settings = _settings(args)
     try:
         _, manifest = store.read_manifest(settings.index_dir, verify=False)
-        stale = store.staleness(manifest, settings.seeds_dir, build_params(settings),
-                                max_file_bytes=settings.max_file_bytes)
+        stale = store.staleness(manifest, store.manifest_hashes(manifest), settings.seeds_dir,
+                                build_params(settings), max_file_bytes=settings.max_file_bytes)
     except store.IndexUnavailable as error:
         raise Failure(f"{error}; build it with `python -m bot index`") from None
     except (FileNotFoundError, NotADirectoryError) as error:
         raise Failure(str(error)) from None
-    report = sources_report(manifest, stale is not None)
+    articles = tuple(
+        IndexedArticle(a["source"], a["title"], a["passages"], a["sha256"], a["indexed_at"]) for a in manifest["articles"]
+    )
+    report = sources_report(manifest, articles, stale is not None)
     print(render.dumps(render.sources_json(report)) if args.json else render.sources_text(report))
     return EXIT_OK
 

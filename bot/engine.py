@@ -15,7 +15,7 @@ from . import store
 from .config import Settings
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .models import Answer, ReindexReport, SourcesReport
+from .models import Answer, IndexedArticle, ReindexReport, SourcesReport
 from .quoting import pick_quotes
 from .retrieval import FusionParams, Hit, Retriever
 
@@ -90,7 +90,8 @@ class Engine:
         except store.IndexUnavailable as error:
             return None, str(error)
         stale = store.staleness(
-            index.manifest, settings.seeds_dir, build_params(settings), max_file_bytes=settings.max_file_bytes
+            index.manifest, index.article_hashes(), settings.seeds_dir, build_params(settings),
+            max_file_bytes=settings.max_file_bytes,
         )
         return index, stale
 
@@ -126,11 +127,11 @@ class Engine:
 
     def sources(self) -> SourcesReport:
         index = self._live.index
-        manifest = index.manifest
         stale = store.staleness(
-            manifest, self.settings.seeds_dir, build_params(self.settings), max_file_bytes=self.settings.max_file_bytes
+            index.manifest, index.article_hashes(), self.settings.seeds_dir, build_params(self.settings),
+            max_file_bytes=self.settings.max_file_bytes,
         )
-        return sources_report(manifest, stale is not None)
+        return sources_report(index.manifest, index.article_list(), stale is not None)
 
     # --- rebuilding -----------------------------------------------------------------------------
 
@@ -157,20 +158,15 @@ class Engine:
             self._reindex_lock.release()
 
 
-def sources_report(manifest: dict, seeds_changed: bool) -> SourcesReport:
+def sources_report(manifest: dict, articles: tuple[IndexedArticle, ...], seeds_changed: bool) -> SourcesReport:
     """What a manifest says, in the shape every front end lists."""
-    from .models import IndexedArticle
-
     return SourcesReport(
         model=manifest["params"]["model"],
         dimension=manifest["dimension"],
         built_at=manifest["built_at"],
         format_version=manifest["format_version"],
         passages=manifest["counts"]["passages"],
-        articles=tuple(
-            IndexedArticle(a["source"], a["title"], a["passages"], a["sha256"], a["indexed_at"])
-            for a in manifest["articles"]
-        ),
+        articles=articles,
         seeds_changed=seeds_changed,
         index_kind=manifest["index_kind"],
     )

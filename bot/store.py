@@ -3,9 +3,11 @@
 Layout of the index folder:
 
     index/CURRENT            {"build": NAME, "manifest_sha256": ...}, replaced with os.replace
-    index/builds/NAME/       manifest.json, articles.jsonl, passages.jsonl, vectors.npy,
-                             sentences.npy (one float16 vector per distinct sentence, for quoting),
-                             dense.faiss (graph indexes only), bm25/ (bm25s files)
+    index/builds/NAME/       manifest.json; articles.jsonl (metadata) and texts.bin (the texts,
+                             concatenated UTF-8); passages.npy, sentence_ptr.npy, sentence_spans.npy
+                             (offsets); vectors.npy (float32 per passage); sentences.npy (float16
+                             per distinct sentence, for quoting); dense.faiss (graph indexes
+                             only); bm25/ (bm25s files)
     index/.lock              held (flock) while a build runs, so two builders never race
 
 A build is written into a hidden sibling folder, fsynced, renamed into place, and only then made
@@ -39,10 +41,11 @@ from .embedding import Embedder
 from .lexical import LexicalIndex
 from .models import Article, IndexedArticle, Passage, ReindexReport, Skipped
 from .passages import make_passages
+from .tables import ArticleMeta, ArticleTable, PassageTable, SentenceRows
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 BUILDS = "builds"
 LOCK = ".lock"
@@ -74,31 +77,36 @@ class BuildParams:
 
 @dataclass(slots=True)
 class LoadedIndex:
-    """A verified build, in memory, ready to search."""
+    """A verified build, ready to search; large arrays stay memory-mapped on disk."""
 
     path: Path
-    manifest: dict
-    articles: dict[str, Article]
-    indexed_at: dict[str, str]
-    passages: list[Passage]
-    keys: list[str]  # embedding-cache key of each passage
-    vectors: np.ndarray
+    manifest: dict  # the manifest less its per-article list (the article table holds that)
+    articles: ArticleTable
+    passages: PassageTable
+    vectors: np.ndarray  # float32, one row per passage
+    sentence_vectors: np.ndarray  # float16, one row per distinct sentence
     dense: VectorIndex
     lexical: LexicalIndex
-    sentence_rows: list[tuple[int, ...]]  # per passage: its sentences' rows in sentence_vectors
-    sentence_vectors: np.ndarray  # float16: quoting needs no model call at question time
 
     @property
     def params(self) -> dict:
         return self.manifest["params"]
 
+    @property
+    def sentence_rows(self) -> SentenceRows:
+        return SentenceRows(self.passages)
+
+    @property
+    def indexed_at(self) -> dict[str, str]:
+        return {meta.source: meta.indexed_at for meta in self.articles.metas}
+
+    def article_hashes(self) -> dict[str, str]:
+        return {meta.source: meta.sha256 for meta in self.articles.metas}
+
     def article_list(self) -> tuple[IndexedArticle, ...]:
-        counts: dict[str, int] = {}
-        for passage in self.passages:
-            counts[passage.source] = counts.get(passage.source, 0) + 1
         return tuple(
-            IndexedArticle(a.source, a.title, counts.get(a.source, 0), a.sha256, self.indexed_at[a.source])
-            for a in self.articles.values()
+            IndexedArticle(m.source, m.title, m.passage_rows[1] - m.passage_rows[0], m.sha256, m.indexed_at)
+            for m in self.articles.metas
         )
 
 
@@ -211,133 +219,191 @@ def read_manifest(index_dir: Path, *, verify: bool = True) -> tuple[Path, dict]:
     return folder, manifest
 
 
+def _load_array(path: Path) -> np.ndarray:
+    """Memory-mapped, so a large index costs page cache rather than resident memory."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except ValueError:  # an empty array cannot be mapped
+        return np.load(path)
+
+
 def load(index_dir: Path) -> LoadedIndex:
     """Load and verify the live build; raises IndexUnavailable with a message people can act on."""
     folder, manifest = read_manifest(index_dir, verify=True)
     try:
-        article_rows = _read_jsonl(folder / "articles.jsonl")
-        articles = {
-            row["source"]: Article(
-                row["source"], row["title"], row["dateline"], row["text"], row["sha256"], row["body_start"]
-            )
-            for row in article_rows
-        }
-        indexed_at = {row["source"]: row["indexed_at"] for row in article_rows}
-        passages, keys, sentence_rows = [], [], []
-        for row in _read_jsonl(folder / "passages.jsonl"):
-            text = articles[row["source"]].text
-            passages.append(
-                Passage(
-                    row["source"], row["start"], row["end"], text[row["start"] : row["end"]],
-                    tuple((s, e) for s, e in row["sentences"]),
-                )
-            )
-            keys.append(row["key"])
-            sentence_rows.append(tuple(row["sentence_rows"]))
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+        metas = [
+            ArticleMeta(**{**row, "passage_rows": tuple(row["passage_rows"]), "sentence_rows": tuple(row["sentence_rows"])})
+            for row in _read_jsonl(folder / "articles.jsonl")
+        ]
+        texts = _load_array(folder / "texts.npy")
+        articles = ArticleTable(metas, texts)
+        passages = PassageTable(
+            articles,
+            np.load(folder / "passages.npy"),
+            np.load(folder / "sentence_ptr.npy"),
+            _load_array(folder / "sentence_spans.npy"),
+        )
+        vectors = _load_array(folder / "vectors.npy")
+        sentence_vectors = _load_array(folder / "sentences.npy")
         kind = KINDS[manifest["index_kind"]]
         dense = kind.load(folder / "dense.faiss") if kind.persisted else kind.build(np.asarray(vectors))
         lexical = LexicalIndex.load(folder / "bm25", len(passages))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise IndexUnavailable(f"the index in {folder} cannot be read ({error})") from None
-    if len(passages) != manifest["counts"]["passages"] or vectors.shape[0] != len(passages):
+    counts = manifest["counts"]
+    if not (len(passages) == counts["passages"] == vectors.shape[0] and len(articles) == counts["articles"]
+            and sentence_vectors.shape[0] == counts["sentences"]):
         raise IndexUnavailable(f"the index in {folder} has inconsistent counts")
-    if any(r >= sentence_vectors.shape[0] for rows in sentence_rows for r in rows[-1:]):
-        raise IndexUnavailable(f"the index in {folder} has inconsistent sentence rows")
-    return LoadedIndex(
-        folder, manifest, articles, indexed_at, passages, keys, vectors, dense, lexical, sentence_rows, sentence_vectors
-    )
+    manifest = {key: value for key, value in manifest.items() if key != "articles"}
+    return LoadedIndex(folder, manifest, articles, passages, vectors, sentence_vectors, dense, lexical)
 
 
-def staleness(manifest: dict, seeds_dir: Path, params: BuildParams, *, max_file_bytes: int) -> str | None:
-    """Why the index no longer matches the seeds or settings, or None when it is current."""
+def staleness(manifest: dict, indexed: dict[str, str], seeds_dir: Path, params: BuildParams, *,
+              max_file_bytes: int) -> str | None:
+    """Why the index no longer matches the seeds or settings, or None when it is current.
+
+    `indexed` maps each indexed source to its sha256 (`LoadedIndex.article_hashes()`, or the
+    manifest's article list when the index is not loaded).
+    """
     if manifest["params"] != params.to_dict():
         changed = [k for k, v in params.to_dict().items() if manifest["params"].get(k) != v]
         return "settings changed: " + ", ".join(changed)
-    indexed = {row["source"]: row["sha256"] for row in manifest["articles"]}
-    on_disk = fingerprint(seeds_dir, max_file_bytes=max_file_bytes)
-    if indexed != on_disk:
+    if indexed != fingerprint(seeds_dir, max_file_bytes=max_file_bytes):
         return "the seeds folder changed"
     return None
+
+
+def manifest_hashes(manifest: dict) -> dict[str, str]:
+    return {row["source"]: row["sha256"] for row in manifest["articles"]}
 
 
 # --- building ---------------------------------------------------------------------------------------
 
 
-def _embed_missing(
-    texts: list[str], keys: list[str], embedder: Embedder, cache: dict[str, np.ndarray],
-    batch_size: int, progress: Progress | None,
-) -> tuple[np.ndarray, list[int]]:
-    """Vectors for every text, reusing cached ones; returns (vectors, rows that were embedded)."""
-    missing = [i for i, key in enumerate(keys) if key not in cache]
-    fresh: dict[int, np.ndarray] = {}
-    for begin in range(0, len(missing), EMBED_CHUNK):
-        chunk = missing[begin : begin + EMBED_CHUNK]
-        encoded = embedder.encode([texts[i] for i in chunk], batch_size=batch_size)
-        fresh.update(zip(chunk, encoded))
-        if progress:
-            progress("embedding", min(begin + EMBED_CHUNK, len(missing)), len(missing))
-    dimension = embedder.dimension
-    vectors = np.zeros((len(texts), dimension), dtype=np.float32)
-    for i, key in enumerate(keys):
-        vectors[i] = fresh[i] if i in fresh else cache[key]
-    return vectors, missing
+@dataclass(slots=True)
+class _Assembly:
+    """The arrays of a new build, filled article by article."""
+
+    metas: list[ArticleMeta]
+    texts: bytearray
+    spans: list[tuple[int, int, int]]
+    sentence_ptr: list[int]
+    sentence_spans: list[tuple[int, int, int]]
+    vectors: list[np.ndarray]  # blocks, concatenated at the end
+    sentence_vectors: list[np.ndarray]
+    pending: list[tuple[str, bool, int]]  # (text, is_sentence, row) still to embed
+    embed_texts: list[str]  # what BM25 indexes, per passage
 
 
-def _previous_cache(previous: LoadedIndex | None, model: str) -> dict[str, np.ndarray]:
-    """The live build doubles as the embedding cache: unchanged texts are never re-embedded."""
-    if previous is None or previous.params.get("model") != model:
+def _reusable(previous: LoadedIndex | None, params: BuildParams) -> LoadedIndex | None:
+    """The previous build can lend vectors only if it used the same model and passage settings."""
+    if previous is None:
+        return None
+    keep = ("model", "passage_max_tokens", "passage_overlap_sentences")
+    return previous if all(previous.params.get(k) == getattr(params, k) for k in keep) else None
+
+
+def _add_unchanged(out: _Assembly, previous: LoadedIndex, position: int, article: Article, indexed_at: str) -> None:
+    """Same bytes, same settings, same passages: copy its rows wholesale, embed nothing."""
+    meta = previous.articles.metas[position]
+    (p0, p1), (s0, s1) = meta.passage_rows, meta.sentence_rows
+    e0, e1 = int(previous.passages.sentence_ptr[p0]), int(previous.passages.sentence_ptr[p1])
+    new_p, new_s, new_e = len(out.spans), sum(len(v) for v in out.sentence_vectors), len(out.sentence_spans)
+    encoded = article.text.encode("utf-8")
+    out.metas.append(ArticleMeta(
+        article.source, article.title, article.dateline, article.sha256, article.body_start, indexed_at,
+        len(out.texts), len(encoded), (new_p, new_p + p1 - p0), (new_s, new_s + s1 - s0),
+    ))
+    out.texts += encoded
+    article_position = len(out.metas) - 1
+    for start, end in previous.passages.spans[p0:p1, 1:]:
+        out.spans.append((article_position, int(start), int(end)))
+    for ptr in previous.passages.sentence_ptr[p0 + 1 : p1 + 1]:
+        out.sentence_ptr.append(new_e + int(ptr) - e0)
+    for start, end, row in previous.passages.sentence_spans[e0:e1]:
+        out.sentence_spans.append((int(start), int(end), new_s + int(row) - s0))
+    out.vectors.append(np.asarray(previous.vectors[p0:p1], dtype=np.float32))
+    out.sentence_vectors.append(np.asarray(previous.sentence_vectors[s0:s1], dtype=np.float16))
+    for row in range(p0, p1):
+        out.embed_texts.append(embed_text(article, previous.passages[row]))
+
+
+def _previous_vectors(previous: LoadedIndex | None, position: int | None, model: str) -> dict[str, np.ndarray]:
+    """An edited article's old vectors by text: only the passages whose text changed are embedded."""
+    if previous is None or position is None:
         return {}
-    cache = {key: previous.vectors[row] for row, key in enumerate(previous.keys)}
-    for passage, rows in zip(previous.passages, previous.sentence_rows):
-        text = previous.articles[passage.source].text
-        for (start, end), row in zip(passage.sentences, rows):
-            cache[cache_key(model, text[start:end])] = previous.sentence_vectors[row]
+    meta = previous.articles.metas[position]
+    old = previous.articles.at(position)
+    cache: dict[str, np.ndarray] = {}
+    for row in range(*meta.passage_rows):
+        passage = previous.passages[row]
+        cache[cache_key(model, embed_text(old, passage))] = previous.vectors[row]
+        for (start, end), sentence_row in zip(passage.sentences, previous.passages.sentence_rows(row)):
+            cache[cache_key(model, old.text[start:end])] = previous.sentence_vectors[sentence_row]
     return cache
 
 
-def _distinct_sentences(
-    articles: dict[str, Article], passages: list[Passage]
-) -> tuple[list[str], list[tuple[int, ...]]]:
-    """Each sentence once (overlapping passages share some), and each passage's rows among them."""
-    row_of: dict[tuple[str, int, int], int] = {}
-    texts: list[str] = []
-    rows: list[tuple[int, ...]] = []
+def _add_fresh(out: _Assembly, article: Article, passages: list[Passage], indexed_at: str,
+               cache: dict[str, np.ndarray], model: str, dimension: int) -> None:
+    new_p, new_s = len(out.spans), sum(len(v) for v in out.sentence_vectors)
+    sentence_row: dict[tuple[int, int], int] = {}
     for passage in passages:
-        own = []
+        for span in passage.sentences:
+            sentence_row.setdefault(span, new_s + len(sentence_row))
+    encoded = article.text.encode("utf-8")
+    out.metas.append(ArticleMeta(
+        article.source, article.title, article.dateline, article.sha256, article.body_start, indexed_at,
+        len(out.texts), len(encoded), (new_p, new_p + len(passages)), (new_s, new_s + len(sentence_row)),
+    ))
+    out.texts += encoded
+    vectors = np.zeros((len(passages), dimension), dtype=np.float32)
+    sentence_vectors = np.zeros((len(sentence_row), dimension), dtype=np.float16)
+    for offset, passage in enumerate(passages):
+        text = embed_text(article, passage)
+        out.embed_texts.append(text)
+        out.spans.append((len(out.metas) - 1, passage.start, passage.end))
+        cached = cache.get(cache_key(model, text))
+        if cached is None:
+            out.pending.append((text, False, new_p + offset))
+        else:
+            vectors[offset] = cached
         for start, end in passage.sentences:
-            key = (passage.source, start, end)
-            if key not in row_of:
-                row_of[key] = len(texts)
-                texts.append(articles[passage.source].text[start:end])
-            own.append(row_of[key])
-        rows.append(tuple(own))
-    return texts, rows
+            out.sentence_spans.append((start, end, sentence_row[(start, end)]))
+        out.sentence_ptr.append(len(out.sentence_spans))
+    for (start, end), row in sentence_row.items():
+        cached = cache.get(cache_key(model, article.text[start:end]))
+        if cached is None:
+            out.pending.append((article.text[start:end], True, row))
+        else:
+            sentence_vectors[row - new_s] = cached
+    out.vectors.append(vectors)
+    out.sentence_vectors.append(sentence_vectors)
 
 
-def _write_build(
-    folder: Path, articles: list[Article], indexed_at: dict[str, str], passages: list[Passage],
-    keys: list[str], vectors: np.ndarray, dense: VectorIndex, lexical: LexicalIndex,
-    sentence_rows: list[tuple[int, ...]], sentence_vectors: np.ndarray,
-    params: BuildParams, dimension: int, skipped: list[Skipped],
-) -> dict:
+def _embed_pending(out: _Assembly, vectors: np.ndarray, sentence_vectors: np.ndarray, embedder: Embedder,
+                   batch_size: int, progress: Progress | None) -> None:
+    """One stream of texts for the model, whatever article they came from: full batches, one progress bar."""
+    for begin in range(0, len(out.pending), EMBED_CHUNK):
+        chunk = out.pending[begin : begin + EMBED_CHUNK]
+        encoded = embedder.encode([text for text, _, _ in chunk], batch_size=batch_size)
+        for (_, is_sentence, row), vector in zip(chunk, encoded):
+            (sentence_vectors if is_sentence else vectors)[row] = vector
+        if progress:
+            progress("embedding", min(begin + EMBED_CHUNK, len(out.pending)), len(out.pending))
+
+
+def _stack(blocks: list[np.ndarray], dimension: int, dtype: type) -> np.ndarray:
+    return np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=dtype)
+
+
+def _write_build(folder: Path, out: _Assembly, vectors: np.ndarray, sentence_vectors: np.ndarray,
+                 dense: VectorIndex, lexical: LexicalIndex, params: BuildParams, skipped: list[Skipped]) -> None:
     folder.mkdir(parents=True)
-    counts: dict[str, int] = {}
-    for passage in passages:
-        counts[passage.source] = counts.get(passage.source, 0) + 1
-    _write_jsonl(
-        folder / "articles.jsonl",
-        [{**asdict(article), "indexed_at": indexed_at[article.source]} for article in articles],
-    )
-    _write_jsonl(
-        folder / "passages.jsonl",
-        [
-            {"source": p.source, "start": p.start, "end": p.end, "sentences": p.sentences, "key": key,
-             "sentence_rows": rows}
-            for p, key, rows in zip(passages, keys, sentence_rows)
-        ],
-    )
+    _write_jsonl(folder / "articles.jsonl", [asdict(meta) for meta in out.metas])
+    np.save(folder / "texts.npy", np.frombuffer(bytes(out.texts), dtype=np.uint8))
+    np.save(folder / "passages.npy", np.array(out.spans, dtype=np.int64).reshape(-1, 3))
+    np.save(folder / "sentence_ptr.npy", np.array([0, *out.sentence_ptr], dtype=np.int64))
+    np.save(folder / "sentence_spans.npy", np.array(out.sentence_spans, dtype=np.int64).reshape(-1, 3))
     np.save(folder / "vectors.npy", vectors)
     np.save(folder / "sentences.npy", sentence_vectors)
     if dense.persisted:
@@ -352,21 +418,94 @@ def _write_build(
         "format_version": FORMAT_VERSION,
         "built_at": _now(),
         "params": params.to_dict(),
-        "dimension": dimension,
+        "dimension": int(vectors.shape[1]),
         "index_kind": dense.kind,
-        "counts": {"articles": len(articles), "passages": len(passages), "sentences": len(sentence_vectors)},
+        "counts": {"articles": len(out.metas), "passages": len(out.spans), "sentences": len(sentence_vectors)},
         "articles": [
-            {
-                "source": a.source, "title": a.title, "sha256": a.sha256,
-                "passages": counts.get(a.source, 0), "indexed_at": indexed_at[a.source],
-            }
-            for a in articles
+            {"source": m.source, "title": m.title, "sha256": m.sha256,
+             "passages": m.passage_rows[1] - m.passage_rows[0], "indexed_at": m.indexed_at}
+            for m in out.metas
         ],
         "skipped": [asdict(s) for s in skipped],
         "files": files,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-    return manifest
+
+
+def write_index(index_dir: Path, out: _Assembly, vectors: np.ndarray, sentence_vectors: np.ndarray,
+                params: BuildParams, skipped: list[Skipped], progress: Progress | None = None) -> LoadedIndex:
+    """Index the assembled rows, write them beside the live build, publish, and load what was written."""
+    if progress:
+        progress("writing", 0, 1)
+    dense = KINDS[choose_kind(len(out.spans), params.hnsw_threshold)].build(vectors)
+    lexical = LexicalIndex.build(out.embed_texts)
+    builds = index_dir / BUILDS
+    builds.mkdir(parents=True, exist_ok=True)
+    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
+    staging = builds / f".tmp-{name}"
+    try:
+        _write_build(staging, out, vectors, sentence_vectors, dense, lexical, params, skipped)
+        _fsync_tree(staging)
+        os.rename(staging, builds / name)
+        _fsync_dir(builds)
+        _publish(index_dir, name, builds / name / "manifest.json")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _collect_garbage(index_dir, keep=name)
+    if progress:
+        progress("writing", 1, 1)
+    return load(index_dir)
+
+
+def build(
+    index_dir: Path, seeds_dir: Path, embedder: Embedder, params: BuildParams, *,
+    max_file_bytes: int, batch_size: int = 32, previous: LoadedIndex | None = None,
+    progress: Progress | None = None,
+) -> tuple[LoadedIndex, ReindexReport]:
+    """Build a new index from the seeds folder and make it live; the old one stays until then."""
+    started = time.perf_counter()
+    with build_lock(index_dir):
+        if progress:
+            progress("reading", 0, 1)
+        articles, skipped = load_articles(seeds_dir, max_file_bytes=max_file_bytes)
+        reusable = _reusable(previous, params)
+        dimension = reusable.vectors.shape[1] if reusable is not None else embedder.dimension
+        out = _Assembly([], bytearray(), [], [], [], [], [], [], [])
+        now = _now()
+        for article in articles:
+            position = reusable.articles.position.get(article.source) if reusable else None
+            old = reusable.articles.metas[position] if reusable and position is not None else None
+            if old is not None and old.sha256 == article.sha256:
+                _add_unchanged(out, reusable, position, article, old.indexed_at)
+                continue
+            passages = make_passages(
+                article, max_tokens=params.passage_max_tokens,
+                overlap_sentences=params.passage_overlap_sentences, count_tokens=embedder.count_tokens,
+            )
+            cache = _previous_vectors(reusable, position, params.model)
+            _add_fresh(out, article, passages, now, cache, params.model, dimension)
+        if progress:
+            progress("reading", 1, 1)
+        vectors = _stack(out.vectors, dimension, np.float32)
+        sentence_vectors = _stack(out.sentence_vectors, dimension, np.float16)
+        _embed_pending(out, vectors, sentence_vectors, embedder, batch_size, progress)
+        loaded = write_index(index_dir, out, vectors, sentence_vectors, params, skipped, progress)
+
+    before = previous.article_hashes() if previous else {}
+    after = {a.source: a.sha256 for a in articles}
+    report = ReindexReport(
+        added=tuple(sorted(set(after) - set(before))),
+        removed=tuple(sorted(set(before) - set(after))),
+        changed=tuple(sorted(s for s in after if s in before and before[s] != after[s])),
+        unchanged=sum(1 for s in after if before.get(s) == after[s]),
+        passages_before=len(previous.passages) if previous else 0,
+        passages_after=len(loaded.passages),
+        embedded=sum(1 for _, is_sentence, _ in out.pending if not is_sentence),
+        seconds=time.perf_counter() - started,
+        skipped=tuple(skipped),
+    )
+    return loaded, report
 
 
 def _publish(index_dir: Path, name: str, manifest_path: Path) -> None:
@@ -390,84 +529,3 @@ def _collect_garbage(index_dir: Path, keep: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def build(
-    index_dir: Path, seeds_dir: Path, embedder: Embedder, params: BuildParams, *,
-    max_file_bytes: int, batch_size: int = 32, previous: LoadedIndex | None = None,
-    progress: Progress | None = None,
-) -> tuple[LoadedIndex, ReindexReport]:
-    """Build a new index from the seeds folder and make it live; the old one stays until then."""
-    started = time.perf_counter()
-    with build_lock(index_dir):
-        if progress:
-            progress("reading", 0, 1)
-        articles, skipped = load_articles(seeds_dir, max_file_bytes=max_file_bytes)
-        passages: list[Passage] = []
-        texts: list[str] = []
-        for article in articles:
-            for passage in make_passages(
-                article, max_tokens=params.passage_max_tokens,
-                overlap_sentences=params.passage_overlap_sentences, count_tokens=embedder.count_tokens,
-            ):
-                passages.append(passage)
-                texts.append(embed_text(article, passage))
-        if progress:
-            progress("reading", 1, 1)
-        by_source = {article.source: article for article in articles}
-        sentence_texts, sentence_rows = _distinct_sentences(by_source, passages)
-        all_texts = texts + sentence_texts
-        keys = [cache_key(params.model, text) for text in all_texts]
-        all_vectors, missing = _embed_missing(
-            all_texts, keys, embedder, _previous_cache(previous, params.model), batch_size, progress
-        )
-        vectors, sentence_vectors = all_vectors[: len(texts)], all_vectors[len(texts) :].astype(np.float16)
-        keys = keys[: len(texts)]
-        embedded = sum(1 for row in missing if row < len(texts))  # passages; their sentences come along
-        if progress:
-            progress("writing", 0, 1)
-        kind = KINDS[choose_kind(len(passages), params.hnsw_threshold)]
-        dense = kind.build(vectors)
-        lexical = LexicalIndex.build(texts)
-        old = {a.source: (a.sha256, previous.indexed_at[a.source]) for a in previous.articles.values()} if previous else {}
-        now = _now()
-        indexed_at = {
-            a.source: old[a.source][1] if old.get(a.source, ("",))[0] == a.sha256 else now for a in articles
-        }
-
-        builds = index_dir / BUILDS
-        builds.mkdir(parents=True, exist_ok=True)
-        name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
-        staging = builds / f".tmp-{name}"
-        try:
-            manifest = _write_build(
-                staging, articles, indexed_at, passages, keys, vectors, dense, lexical,
-                sentence_rows, sentence_vectors, params, embedder.dimension, skipped,
-            )
-            _fsync_tree(staging)
-            os.rename(staging, builds / name)
-            _fsync_dir(builds)
-            _publish(index_dir, name, builds / name / "manifest.json")
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        _collect_garbage(index_dir, keep=name)
-        if progress:
-            progress("writing", 1, 1)
-
-    loaded = LoadedIndex(
-        builds / name, manifest, by_source, indexed_at, passages, keys,
-        vectors, dense, lexical, sentence_rows, sentence_vectors,
-    )
-    before = {a.source: a.sha256 for a in previous.articles.values()} if previous else {}
-    after = {a.source: a.sha256 for a in articles}
-    report = ReindexReport(
-        added=tuple(sorted(set(after) - set(before))),
-        removed=tuple(sorted(set(before) - set(after))),
-        changed=tuple(sorted(s for s in after if s in before and before[s] != after[s])),
-        unchanged=sum(1 for s in after if before.get(s) == after[s]),
-        passages_before=len(previous.passages) if previous else 0,
-        passages_after=len(passages),
-        embedded=embedded,
-        seconds=time.perf_counter() - started,
-        skipped=tuple(skipped),
-    )
-    return loaded, report

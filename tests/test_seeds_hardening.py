@@ -92,7 +92,7 @@ def test_a_file_changed_during_a_build_is_indexed_as_read_and_flagged_stale(tmp_
     loaded = store.load(settings.index_dir)
     assert all(p.text == loaded.articles[p.source].text[p.start : p.end] for p in loaded.passages)
     assert "Maliki spoke on Monday" in loaded.articles["story.txt"].text  # what was read, consistently
-    assert store.staleness(loaded.manifest, settings.seeds_dir, build_params(settings),
+    assert store.staleness(loaded.manifest, loaded.article_hashes(), settings.seeds_dir, build_params(settings),
                            max_file_bytes=settings.max_file_bytes) == "the seeds folder changed"
 
 

@@ -36,7 +36,7 @@ def test_build_writes_a_manifest_that_describes_the_index(fresh_settings, embedd
     assert manifest["counts"]["sentences"] == len(index.sentence_vectors) > report.passages_after
     assert {a["source"] for a in manifest["articles"]} == {p.name for p in fresh_settings.seeds_dir.iterdir()}
     assert all(len(a["sha256"]) == 64 and a["indexed_at"] for a in manifest["articles"])
-    assert "built_at" in manifest and set(manifest["files"]) >= {"vectors.npy", "passages.jsonl", "articles.jsonl"}
+    assert "built_at" in manifest and set(manifest["files"]) >= {"vectors.npy", "passages.npy", "articles.jsonl", "texts.npy", "sentences.npy"}
     assert report.added and not report.removed and report.embedded == report.passages_after
 
 
@@ -61,7 +61,7 @@ def test_a_damaged_index_is_detected_and_rebuilt_not_served(fresh_settings, embe
         data[-5] ^= 0xFF
         vectors.write_bytes(bytes(data))
     elif damage == "delete":
-        (index.path / "passages.jsonl").unlink()
+        (index.path / "passages.npy").unlink()
     elif damage == "manifest":
         manifest = json.loads((index.path / "manifest.json").read_text())
         manifest["counts"]["passages"] += 1
@@ -78,12 +78,12 @@ def test_a_damaged_index_is_detected_and_rebuilt_not_served(fresh_settings, embe
 def test_stale_index_is_noticed_when_an_article_changes_and_when_settings_change(fresh_settings, embedder):
     index, _ = _build(fresh_settings, embedder)
     params = build_params(fresh_settings)
-    assert store.staleness(index.manifest, fresh_settings.seeds_dir, params, max_file_bytes=10**7) is None
+    assert store.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, params, max_file_bytes=10**7) is None
     changed = params.__class__(**{**params.to_dict(), "passage_max_tokens": 64})
-    assert "passage_max_tokens" in store.staleness(index.manifest, fresh_settings.seeds_dir, changed, max_file_bytes=10**7)
+    assert "passage_max_tokens" in store.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, changed, max_file_bytes=10**7)
     with (fresh_settings.seeds_dir / "001_d007a2e75fab5d5c.txt").open("a", encoding="utf-8") as handle:
         handle.write("\nA new paragraph about the talks in Muscat.\n")
-    assert store.staleness(index.manifest, fresh_settings.seeds_dir, params, max_file_bytes=10**7)
+    assert store.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, params, max_file_bytes=10**7)
 
 
 def test_changing_one_article_re_embeds_only_its_passages(fresh_settings, embedder):

@@ -1,0 +1,110 @@
+"""Array-backed views of an index's articles and passages.
+
+A million passages as Python objects would cost gigabytes; as arrays they cost a few dozen
+megabytes, and article texts are decoded from one memory-mapped file only when a quote needs
+them. The views keep the shape callers expect: `passages[row]` is a `Passage`,
+`articles[source]` an `Article`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .models import Article, Passage
+
+TEXT_CACHE = 4096  # decoded article texts kept; a question touches a few dozen
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleMeta:
+    """Everything about an article but its text, which stays on disk until needed."""
+
+    source: str
+    title: str
+    dateline: str | None
+    sha256: str
+    body_start: int
+    indexed_at: str
+    text_offset: int  # byte offset in texts.bin
+    text_bytes: int
+    passage_rows: tuple[int, int]  # [first, last) rows of its passages
+    sentence_rows: tuple[int, int]  # [first, last) rows of its distinct sentences
+
+
+class ArticleTable(Mapping[str, Article]):
+    """source -> Article, texts decoded lazily from the concatenated UTF-8 file."""
+
+    def __init__(self, metas: list[ArticleMeta], texts: bytes | np.ndarray) -> None:
+        self.metas = metas
+        self.position = {meta.source: i for i, meta in enumerate(metas)}
+        self._texts = texts
+        self._decode = lru_cache(maxsize=TEXT_CACHE)(self._decode_uncached)
+
+    def _decode_uncached(self, i: int) -> str:
+        meta = self.metas[i]
+        return bytes(self._texts[meta.text_offset : meta.text_offset + meta.text_bytes]).decode("utf-8")
+
+    def text(self, i: int) -> str:
+        return self._decode(i)
+
+    def at(self, i: int) -> Article:
+        meta = self.metas[i]
+        return Article(meta.source, meta.title, meta.dateline, self._decode(i), meta.sha256, meta.body_start)
+
+    def __getitem__(self, source: str) -> Article:
+        return self.at(self.position[source])
+
+    def __iter__(self) -> Iterator[str]:
+        return (meta.source for meta in self.metas)
+
+    def __len__(self) -> int:
+        return len(self.metas)
+
+
+class PassageTable(Sequence[Passage]):
+    """Passages as rows of (article, start, end), with their sentences in CSR form."""
+
+    def __init__(
+        self, articles: ArticleTable, spans: np.ndarray, sentence_ptr: np.ndarray, sentence_spans: np.ndarray
+    ) -> None:
+        self._articles = articles
+        self.spans = spans  # (N, 3) int64: article position, start, end
+        self.sentence_ptr = sentence_ptr  # (N + 1,) int64 into sentence_spans
+        self.sentence_spans = sentence_spans  # (M, 3) int64: start, end, row in the sentence vectors
+
+    def __len__(self) -> int:
+        return int(self.spans.shape[0])
+
+    def source(self, row: int) -> str:
+        return self._articles.metas[int(self.spans[row, 0])].source
+
+    def sentence_rows(self, row: int) -> tuple[int, ...]:
+        lo, hi = int(self.sentence_ptr[row]), int(self.sentence_ptr[row + 1])
+        return tuple(int(r) for r in self.sentence_spans[lo:hi, 2])
+
+    def __getitem__(self, row: int) -> Passage:  # type: ignore[override]
+        if not -len(self) <= row < len(self):
+            raise IndexError(row)
+        row %= len(self)
+        article, start, end = (int(x) for x in self.spans[row])
+        text = self._articles.text(article)
+        lo, hi = int(self.sentence_ptr[row]), int(self.sentence_ptr[row + 1])
+        sentences = tuple((int(s), int(e)) for s, e in self.sentence_spans[lo:hi, :2])
+        return Passage(self._articles.metas[article].source, start, end, text[start:end], sentences)
+
+
+class SentenceRows(Sequence[tuple[int, ...]]):
+    """passage row -> rows of its sentences in the sentence vectors."""
+
+    def __init__(self, passages: PassageTable) -> None:
+        self._passages = passages
+
+    def __len__(self) -> int:
+        return len(self._passages)
+
+    def __getitem__(self, row: int) -> tuple[int, ...]:  # type: ignore[override]
+        return self._passages.sentence_rows(row)
