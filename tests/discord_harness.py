@@ -639,3 +639,53 @@ class GatedEngine:
                 self.gate.wait(30)
 
         return self.inner.reindex(gated)
+
+
+# --- load runs (bot/loadtest.py) ---------------------------------------------------------------------
+from bot.loadtest import Sent  # noqa: E402
+
+
+class TimedFakeDiscord(FakeDiscord):
+    """`FakeDiscord` that also notes the event-loop time of every request: `times[i]` is `requests[i]`'s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    async def _record(self, route: discord.http.Route, json: Any, params: dict[str, Any] | None) -> Any:
+        self.times.append(asyncio.get_running_loop().time())  # FakeDiscord appends the request before it awaits
+        return await super()._record(route, json, params)
+
+    def clear(self) -> None:
+        super().clear()
+        self.times.clear()
+
+    def for_token(self, token: str) -> list[tuple[float, Request]]:
+        """(time, request) for the interaction with this token: its callback, follow-ups and edits."""
+        return [(at, request) for at, request in zip(self.times, self.requests) if token in request.url.split("/")]
+
+
+class AskLoad:
+    """`dispatch_one` for `bot.loadtest.run_load`: /ask number i from user USER_ID + i, via the gateway handler.
+
+    `payloads[i]` keeps each interaction's payload so a test can look up exactly what it got, and
+    `started[i]` the loop time it was dispatched.
+    """
+
+    def __init__(self, bot: discord.Client, fake: TimedFakeDiscord, question_for: Callable[[int], str]) -> None:
+        self.bot = bot
+        self.fake = fake
+        self.question_for = question_for
+        self.payloads: dict[int, dict[str, Any]] = {}
+        self.started: dict[int, float] = {}
+
+    async def __call__(self, index: int) -> list[Sent]:
+        payload = slash_payload("ask", {"question": self.question_for(index)}, user_id=USER_ID + index)
+        self.payloads[index] = payload
+        self.started[index] = asyncio.get_running_loop().time()
+        await start_interaction(self.bot, payload)
+        return [
+            Sent(at, request.body)
+            for at, request in self.fake.for_token(payload["token"])
+            if {"content", "embeds"} & request.body.keys()
+        ]
