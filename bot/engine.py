@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from . import store
+from .ann import serve_single_threaded
 from .config import Settings
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, SentenceTransformerEmbedder
@@ -50,6 +51,7 @@ class Engine:
     """Answers from the live index; rebuilds beside it and swaps."""
 
     def __init__(self, settings: Settings, embedder: Embedder, index: store.LoadedIndex) -> None:
+        serve_single_threaded()
         self.settings = settings
         self.embedder = embedder
         self.fusion = FusionParams(

@@ -152,12 +152,14 @@ def _recall(ranked: Sequence[str], relevant: dict[str, int], k: int = 100) -> fl
     return hits / sum(1 for v in relevant.values() if v > 0)
 
 
-def materialise_corpus(folder: Path, seeds: Path) -> int:
+def materialise_corpus(folder: Path, seeds: Path, *, limit: int | None = None) -> int:
     """Write a BEIR corpus as a seeds folder (headline line, blank line, abstract): same code path as articles."""
     seeds.mkdir(parents=True, exist_ok=True)
     count = 0
     with (folder / "corpus.jsonl").open(encoding="utf-8") as handle:
         for line in handle:
+            if limit is not None and count >= limit:
+                break
             doc = json.loads(line)
             title = " ".join(doc.get("title", "").split()) or str(doc["_id"])
             target = seeds / f"{doc['_id']}.txt"

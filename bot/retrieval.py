@@ -106,5 +106,7 @@ class Retriever:
             return []
         cosines = np.asarray(self._vectors[rows], dtype=np.float32) @ query_vector
         dense_scores = {int(r): float(c) for r, c in zip(rows, cosines)}
+        # An approximate index only has to find the right candidates: exact cosines order them.
+        dense_rows = np.array(sorted(dense_rows.tolist(), key=lambda r: (-dense_scores[r], r)), dtype=np.int64)
         lexical_scores = {} if all_lexical is None else {int(r): float(all_lexical[r]) for r in rows}
         return fuse(dense_rows, lexical_rows, dense_scores, lexical_scores, self.params)

@@ -1,0 +1,274 @@
+"""`python -m bot bench`: speed and memory, each figure beside a baseline measured in the same run.
+
+The embedding model is the floor; the question is how much the rest of the pipeline adds on top.
+
+- build: a full index build (model already loaded) against raw `encode` of exactly the texts the
+  build embeds (passages and their sentences), in the same batches;
+- incremental: one changed article among 300, against the full build of the same 300;
+- per question: `Engine.ask` (question in, ranked quotes out) against raw single-question encode,
+  p50 and p99, at 3 articles, SciFact, and synthetic 10k / 100k / 1M passages (real SciFact
+  passages and their real embeddings, replicated with noise); each scale is loaded and served
+  by a fresh child process so its memory (peak RSS), load time and disk size are its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import REPO_ROOT, Settings
+
+SCIFACT = REPO_ROOT.parent / "shared" / "bench" / "scifact"
+NOISE = 0.6  # replicas keep a cosine of about 0.86 to their original: near-duplicates, as in news
+PROBE_QUESTIONS = 200
+
+
+def _percentiles(seconds: list[float]) -> tuple[float, float]:
+    ms = np.array(seconds) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def _disk_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _questions(limit: int = PROBE_QUESTIONS) -> list[str]:
+    rows = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    seeds_questions = []
+    for path in (REPO_ROOT / "tests" / "data" / "extra_qa.jsonl", SCIFACT.parent.parent / "eval" / "dev.jsonl"):
+        if path.is_file():
+            seeds_questions += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return (seeds_questions + rows)[:limit]
+
+
+# --- serving probe (runs in a child process) ----------------------------------------------------
+
+
+def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Queue") -> None:
+    """Load, answer, and report: fresh process, so RSS and load time belong to this index alone."""
+    from . import store
+    from .embedding import SentenceTransformerEmbedder
+    from .engine import Engine
+
+    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    embedder.encode(["warm up"])
+    rss_model = _rss_mb()
+    started = time.perf_counter()
+    index = store.load(settings.index_dir)
+    load_seconds = time.perf_counter() - started
+    engine = Engine(settings, embedder, index)
+    for question in questions[:10]:
+        engine.ask(question)
+    asks, encodes = [], []
+    for question in questions:  # interleaved, so both see the same machine
+        t = time.perf_counter()
+        embedder.encode([question])
+        encodes.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        engine.ask(question)
+        asks.append(time.perf_counter() - t)
+    queue.put({
+        "load_seconds": load_seconds, "ask": _percentiles(asks), "encode": _percentiles(encodes),
+        "peak_rss_mb": _peak_rss_mb(), "model_rss_mb": rss_model, "passages": len(index.passages),
+        "kind": index.manifest["index_kind"], "disk_mb": _disk_bytes(index.path) / 1e6,
+    })
+
+
+def probe(settings: Settings, questions: list[str]) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_probe, args=(settings, questions, queue))
+    child.start()
+    result = queue.get(timeout=3600)
+    child.join()
+    return result
+
+
+# --- building blocks ------------------------------------------------------------------------------
+
+
+def _scifact_seeds(folder: Path, documents: int) -> Path:
+    from .evaluation import materialise_corpus
+
+    seeds = folder / "seeds"
+    seeds.mkdir(parents=True, exist_ok=True)
+    materialise_corpus(SCIFACT, seeds, limit=documents)
+    return seeds
+
+
+def _embedded_texts(index) -> list[str]:
+    """Exactly what a build embeds: each passage with its headline, and each distinct sentence."""
+    from .store import embed_text
+
+    texts = []
+    for row in range(len(index.passages)):
+        passage = index.passages[row]
+        texts.append(embed_text(index.articles[passage.source], passage))
+    seen: dict[int, str] = {}
+    for row in range(len(index.passages)):
+        passage = index.passages[row]
+        text = index.articles[passage.source].text
+        for (start, end), sentence_row in zip(passage.sentences, index.passages.sentence_rows(row)):
+            seen.setdefault(sentence_row, text[start:end])
+    return texts + [seen[row] for row in sorted(seen)]
+
+
+def bench_build(settings: Settings, embedder, work: Path, documents: int) -> list[list[str]]:
+    """Full build against raw encode of the same texts; then one changed article re-indexed."""
+    from . import store
+    from .engine import build_params
+    from .store import EMBED_CHUNK
+
+    seeds = _scifact_seeds(work / "build", documents)
+    params = build_params(settings)
+    builds, raws = [], []
+    index = None
+    for attempt in range(2):
+        folder = work / f"build-index-{attempt}"
+        t = time.perf_counter()
+        index, report = store.build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
+                                    batch_size=settings.embedding_batch_size)
+        builds.append(time.perf_counter() - t)
+        texts = _embedded_texts(index)
+        t = time.perf_counter()
+        for begin in range(0, len(texts), EMBED_CHUNK):
+            embedder.encode(texts[begin : begin + EMBED_CHUNK], batch_size=settings.embedding_batch_size)
+        raws.append(time.perf_counter() - t)
+    passages = len(index.passages)
+    build_s, raw_s = min(builds), min(raws)
+    rows = [[f"full build, {documents} articles", f"{passages} passages + {len(texts) - passages} sentences",
+             f"{build_s:.1f} s ({passages / build_s:.1f} passages/s)", f"{raw_s:.1f} s raw encode",
+             f"{build_s / raw_s:.2f}x"]]
+    # one article changed among `documents`
+    victim = sorted(seeds.iterdir())[documents // 2]
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nOne more sentence added by the benchmark.\n", encoding="utf-8")
+    folder = work / "build-index-1"
+    t = time.perf_counter()
+    _, report = store.build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
+                            previous=store.load(folder), batch_size=settings.embedding_batch_size)
+    incremental = time.perf_counter() - t
+    rows.append([f"1 changed article of {documents}", f"{report.embedded} passages re-embedded",
+                 f"{incremental:.2f} s", f"{build_s:.1f} s full build", f"{incremental / build_s:.3f}x"])
+    return rows
+
+
+def _replicate(source_index, target: Path, passages: int, settings: Settings) -> None:
+    """A synthetic index of about `passages` rows: real articles and embeddings, copied with noise."""
+    from . import store
+    from .engine import build_params
+
+    rng = np.random.default_rng(0)
+    metas = source_index.articles.metas
+    out = store._Assembly([], bytearray(), [], [], [], [], [], [], [])
+    vectors_parts, sentence_parts = [], []
+    copy = 0
+    dimension = source_index.vectors.shape[1]
+    while len(out.spans) < passages:
+        for position, meta in enumerate(metas):
+            if len(out.spans) >= passages:
+                break
+            article = source_index.articles.at(position)
+            suffix = f" (copy {copy})" if copy else ""
+            renamed = type(article)(f"copy{copy}/{meta.source}", article.title + suffix, article.dateline,
+                                    article.text, article.sha256, article.body_start)
+            store._add_unchanged(out, source_index, position, renamed, meta.indexed_at)
+            if copy:
+                for block in (out.vectors, out.sentence_vectors):
+                    noisy = block[-1].astype(np.float32)
+                    noisy += rng.standard_normal(noisy.shape, dtype=np.float32) * (NOISE / np.sqrt(dimension))
+                    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+                    block[-1] = noisy.astype(block[-1].dtype)
+        copy += 1
+    vectors = store._stack(out.vectors, dimension, np.float32)
+    sentence_vectors = store._stack(out.sentence_vectors, dimension, np.float16)
+    out.vectors, out.sentence_vectors = [], []
+    store.write_index(target, out, vectors, sentence_vectors, build_params(settings), [])
+
+
+def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_index: Path | None) -> list[list[str]]:
+    from . import store
+
+    questions = _questions()
+    rows = []
+
+    def row(label: str, result: dict) -> list[str]:
+        (a50, a99), (e50, e99) = result["ask"], result["encode"]
+        return [label, f"{result['passages']:,} passages, {result['kind']}",
+                f"p50 {a50:.1f} ms, p99 {a99:.1f} ms", f"encode p50 {e50:.1f} ms, p99 {e99:.1f} ms",
+                f"{a50 / e50:.2f}x / {a99 / e99:.2f}x",
+                f"{result['peak_rss_mb']:.0f} MB (model {result['model_rss_mb']:.0f})",
+                f"{result['disk_mb']:.0f} MB", f"{result['load_seconds']:.2f} s"]
+
+    rows.append(row("3 articles (seeds/)", probe(settings, questions)))
+    if scifact_index is not None:
+        rows.append(row("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), questions)))
+    source = store.load(work / "build-index-1")
+    for scale in scales:
+        for kind_threshold in ((10**9, 1) if scale <= 100_000 else (1,)):
+            target = work / f"synthetic-{scale}-{kind_threshold}"
+            scaled = settings.model_copy(update={"index_dir": target, "hnsw_threshold": kind_threshold})
+            t = time.perf_counter()
+            _replicate(source, target, scale, scaled)
+            built = time.perf_counter() - t
+            result = probe(scaled, questions)
+            rows.append(row(f"synthetic {scale:,} (written in {built:.0f} s)", result))
+            shutil.rmtree(target, ignore_errors=True)
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from .embedding import SentenceTransformerEmbedder
+    from .engine import Engine
+
+    if not SCIFACT.is_dir():
+        print(f"error: the benchmark corpus is not at {SCIFACT}", file=sys.stderr)
+        return 2
+    scales = [10_000] if args.quick else [int(s) for s in args.scales.split(",") if s.strip() and int(s) > 3]
+    documents = 60 if args.quick else 300
+    Engine.open(settings)  # the seeds index the 3-article probe serves
+    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    embedder.encode(["warm up"])
+    scifact_index = settings.index_dir / "eval-scifact" / "index"
+    with tempfile.TemporaryDirectory(prefix="bot-bench-") as scratch:
+        work = Path(scratch)
+        print(f"cores: {os.cpu_count()}; model: {settings.embedding_model}", flush=True)
+        build_rows = bench_build(settings, embedder, work, documents)
+        print(_table(["build", "texts", "pipeline", "baseline", "ratio"], build_rows), flush=True)
+        print(flush=True)
+        serve_rows = bench_serving(settings, work, scales, scifact_index if (scifact_index / "CURRENT").exists() else None)
+        print(_table(["per question", "index", "ask (question -> quotes)", "raw single encode", "ratio p50 / p99",
+                      "peak RSS", "on disk", "load"], serve_rows), flush=True)
+    if not (scifact_index / "CURRENT").exists():
+        print("(SciFact row skipped: run `python -m bot eval beir ../shared/bench/scifact` once to build its index)")
+    return 0
