@@ -111,3 +111,18 @@ def test_missing_seeds_folder_is_a_one_line_failure(tmp_path):
 def test_sources_without_an_index_says_how_to_build_one(tmp_path):
     result = run("sources", "--index", str(tmp_path / "empty"))
     assert result.returncode == 1 and "python -m bot index" in result.stderr
+
+
+def test_reading_commands_never_import_the_model_libraries(built):
+    """`sources` and `sync --dry-run` answer in a moment: torch and sentence-transformers stay unloaded."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from bot.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['sources', *{built!r}]) == 0\n"
+        "    assert main(['sync', '--dry-run']) == 0\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
