@@ -69,30 +69,27 @@ def is_admin(interaction: discord.Interaction) -> bool:
     return permissions.administrator or permissions.manage_guild
 
 
-def moderator_only() -> Callable[[T], T]:
-    """Runtime check paired with `default_permissions(manage_messages=True)`."""
+def _guild_check(allowed: Callable[[discord.Interaction], bool], refusal: str) -> Callable[[T], T]:
+    """A runtime check: servers only, and only members that `allowed` admits."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
         if interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
-        if is_moderator(interaction):
+        if allowed(interaction):
             return True
-        raise NotAllowed("moderator permission or role required")
+        raise NotAllowed(refusal)
 
     return app_commands.check(predicate)
+
+
+def moderator_only() -> Callable[[T], T]:
+    """Runtime check paired with `default_permissions(manage_messages=True)`."""
+    return _guild_check(is_moderator, "moderator permission or role required")
 
 
 def admin_only() -> Callable[[T], T]:
     """Runtime check paired with `default_permissions(administrator=True)` and `guild_only`."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        if is_admin(interaction):
-            return True
-        raise NotAllowed("administrator permission or role required")
-
-    return app_commands.check(predicate)
+    return _guild_check(is_admin, "administrator permission or role required")
 
 
 class UserCooldowns:
