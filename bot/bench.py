@@ -137,7 +137,7 @@ def _embedded_texts(index) -> list[str]:
     return texts + [seen[row] for row in sorted(seen)]
 
 
-def bench_build(settings: Settings, embedder, work: Path, documents: int) -> list[list[str]]:
+def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat: int = 1) -> list[list[str]]:
     """Full build against raw encode of the same texts; then one changed article re-indexed."""
     from . import store
     from .engine import build_params
@@ -147,7 +147,7 @@ def bench_build(settings: Settings, embedder, work: Path, documents: int) -> lis
     params = build_params(settings)
     builds, raws = [], []
     index = None
-    for attempt in range(2):
+    for attempt in range(repeat):
         folder = work / f"build-index-{attempt}"
         t = time.perf_counter()
         index, report = store.build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
@@ -166,7 +166,7 @@ def bench_build(settings: Settings, embedder, work: Path, documents: int) -> lis
     # one article changed among `documents`
     victim = sorted(seeds.iterdir())[documents // 2]
     victim.write_text(victim.read_text(encoding="utf-8") + "\nOne more sentence added by the benchmark.\n", encoding="utf-8")
-    folder = work / "build-index-1"
+    folder = work / f"build-index-{repeat - 1}"
     t = time.perf_counter()
     _, report = store.build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
                             previous=store.load(folder), batch_size=settings.embedding_batch_size)
@@ -221,12 +221,12 @@ def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_ind
                 f"p50 {a50:.1f} ms, p99 {a99:.1f} ms", f"encode p50 {e50:.1f} ms, p99 {e99:.1f} ms",
                 f"{a50 / e50:.2f}x / {a99 / e99:.2f}x",
                 f"{result['peak_rss_mb']:.0f} MB (model {result['model_rss_mb']:.0f})",
-                f"{result['disk_mb']:.0f} MB", f"{result['load_seconds']:.2f} s"]
+                f"{result['disk_mb']:.1f} MB", f"{result['load_seconds']:.2f} s"]
 
     rows.append(row("3 articles (seeds/)", probe(settings, questions)))
     if scifact_index is not None:
         rows.append(row("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), questions)))
-    source = store.load(work / "build-index-1")
+    source = store.load(next(work.glob("build-index-*")))
     for scale in scales:
         for kind_threshold in ((10**9, 1) if scale <= 100_000 else (1,)):
             target = work / f"synthetic-{scale}-{kind_threshold}"
@@ -263,7 +263,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as scratch:
         work = Path(scratch)
         print(f"cores: {os.cpu_count()}; model: {settings.embedding_model}", flush=True)
-        build_rows = bench_build(settings, embedder, work, documents)
+        build_rows = bench_build(settings, embedder, work, documents, repeat=args.repeat)
         print(_table(["build", "texts", "pipeline", "baseline", "ratio"], build_rows), flush=True)
         print(flush=True)
         serve_rows = bench_serving(settings, work, scales, scifact_index if (scifact_index / "CURRENT").exists() else None)

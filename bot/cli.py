@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", parents=[common], help="measure speed and memory")
     bench.add_argument("--scales", default="3,10000,100000,1000000", help="passage counts to measure")
     bench.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    bench.add_argument("--repeat", type=int, default=1, help="builds to time (the fastest counts)")
     return parser
 
 
