@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         description="In between, decline unless a top passage holds this share of the question's content words.",
     )
     hnsw_threshold: int = Field(
-        200_000, ge=1, description="From this many passages on, dense search uses HNSW instead of exact search."
+        50_000, ge=1, description="From this many passages on, dense search uses HNSW instead of exact search."
     )
 
     # --- Discord -------------------------------------------------------------------------------

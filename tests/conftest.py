@@ -15,9 +15,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
-SHARED = REPO.parent / "shared"
-DEV_QA = SHARED / "eval" / "dev.jsonl"
-EXTRA_QA = Path(__file__).resolve().parent / "data" / "extra_qa.jsonl"
+DATA = Path(__file__).resolve().parent / "data"
+DEV_QA = DATA / "dev.jsonl"  # a copy of ../shared/eval/dev.jsonl, so the tests need nothing outside the repo
+EXTRA_QA = DATA / "extra_qa.jsonl"
 
 
 @pytest.fixture(scope="session")
