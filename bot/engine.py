@@ -74,13 +74,20 @@ class Engine:
         index, reason = cls._load_current(settings)
         if reason is not None:
             log.warning("rebuilding the index: %s", reason)
-            index, report = store.build(
-                settings.index_dir, settings.seeds_dir, embedder, build_params(settings),
-                max_file_bytes=settings.max_file_bytes, batch_size=settings.embedding_batch_size,
-                previous=index, progress=progress,
-            )
-            log.info("indexed %d articles, %d passages in %.1fs",
-                     len(index.articles), report.passages_after, report.seconds)
+            try:
+                index, report = store.build(
+                    settings.index_dir, settings.seeds_dir, embedder, build_params(settings),
+                    max_file_bytes=settings.max_file_bytes, batch_size=settings.embedding_batch_size,
+                    previous=index, progress=progress,
+                )
+            except (OSError, store.BuildLocked) as error:
+                if index is None:
+                    raise
+                # A stale index still answers from what it holds; losing it would help nobody.
+                log.warning("could not rebuild (%s); answering from the existing index", error)
+            else:
+                log.info("indexed %d articles, %d passages in %.1fs",
+                         len(index.articles), report.passages_after, report.seconds)
         assert index is not None
         return cls(settings, embedder, index)
 
@@ -91,10 +98,13 @@ class Engine:
             index = store.load(settings.index_dir)
         except store.IndexUnavailable as error:
             return None, str(error)
-        stale = store.staleness(
-            index.manifest, index.article_hashes(), settings.seeds_dir, build_params(settings),
-            max_file_bytes=settings.max_file_bytes,
-        )
+        try:
+            stale = store.staleness(
+                index.manifest, index.article_hashes(), settings.seeds_dir, build_params(settings),
+                max_file_bytes=settings.max_file_bytes,
+            )
+        except OSError as error:  # the seeds folder is missing or unreadable: the build will say so
+            stale = str(error)
         return index, stale
 
     # --- answering ---------------------------------------------------------------------------------

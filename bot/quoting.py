@@ -129,8 +129,9 @@ def pick_quotes(
     for hit in top:
         passage = index.passages[hit.row]
         text = index.articles[passage.source].text
+        rows = index.sentence_rows[hit.row]
         for position, (start, end) in enumerate(passage.sentences):
-            row = index.sentence_rows[hit.row][position]
+            row = rows[position]
             vector = np.asarray(index.sentence_vectors[row], dtype=np.float32)
             if leans_back(text[start:end]):
                 previous = _previous_sentence(index, hit.row, position)

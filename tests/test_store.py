@@ -209,3 +209,12 @@ def test_death_at_every_step_of_writing_and_swapping_leaves_old_or_new_never_a_m
         sources = {a.source for a in loaded.article_list()}
         assert sources in (old_sources, new_sources), die_at
         assert len(loaded.passages) == loaded.manifest["counts"]["passages"]
+
+
+def test_a_stale_index_keeps_answering_when_the_rebuild_cannot_run(fresh_settings, embedder):
+    import shutil
+
+    _build(fresh_settings, embedder)
+    shutil.rmtree(fresh_settings.seeds_dir)  # the seeds folder is gone: nothing to rebuild from
+    engine = Engine.open(fresh_settings, embedder=embedder)
+    assert "Oman" in engine.ask("Where did US and Iranian officials hold talks?").quotes[0].text
