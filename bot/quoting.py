@@ -18,7 +18,6 @@ import numpy as np
 
 from .lexical import stem_terms
 from .models import Article, Citation, Passage, Quote
-from .passages import split_sentences
 from .retrieval import Hit
 
 
@@ -50,17 +49,18 @@ class _Candidate:
     end: int
     score: float
     vector: np.ndarray
+    runs: frozenset[tuple[str, ...]] = frozenset()
 
 
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+def word_runs(text: str, run: int = SHARED_RUN) -> frozenset[tuple[str, ...]]:
+    """Every run of `run` consecutive words, lowercased: computed once per text, compared many times."""
+    words = _WORD.findall(text.lower())
+    return frozenset(zip(*(words[i:] for i in range(run))))
 
 
 def shares_statement(a: str, b: str, run: int = SHARED_RUN) -> bool:
     """True when both texts contain the same run of `run` consecutive words."""
-    words_a, words_b = _words(a), _words(b)
-    grams = {tuple(words_a[i : i + run]) for i in range(len(words_a) - run + 1)}
-    return any(tuple(words_b[i : i + run]) in grams for i in range(len(words_b) - run + 1))
+    return not word_runs(a, run).isdisjoint(word_runs(b, run))
 
 
 def term_coverage(question_terms: set[str], text: str) -> float:
@@ -145,9 +145,11 @@ def pick_quotes(
             key = (passage.source, row)
             if key not in seen or seen[key].score < score:
                 seen[key] = _Candidate(passage.source, start, end, score, vector)
+    for candidate in seen.values():
+        candidate.runs = word_runs(index.articles[candidate.source].text[candidate.start : candidate.end])
     quotes = _select(list(seen.values()), index.articles, k, params)
-    pool = {(p.source, p.start, p.end) for p in (index.passages[hit.row] for hit in hits[: params.citation_passages])}
-    return [_cite_elsewhere(quote, pool, index.articles) for quote in quotes]
+    pool = _CitationPool(index, hits[: params.citation_passages])
+    return [_cite_elsewhere(quote, pool) for quote in quotes]
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:
@@ -169,11 +171,9 @@ def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, 
         chosen.append(pick)
         also.append([])
         # Everything that says the same thing is folded into this quote now, so it never takes a slot.
-        text = articles[pick.source].text[pick.start : pick.end]
         for other in list(remaining):
-            other_text = articles[other.source].text[other.start : other.end]
             same = _overlaps(other, pick) or (
-                float(other.vector @ pick.vector) >= params.duplicate_cosine or shares_statement(text, other_text)
+                float(other.vector @ pick.vector) >= params.duplicate_cosine or not pick.runs.isdisjoint(other.runs)
             )
             if not same:
                 continue
@@ -194,19 +194,42 @@ def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, 
     ]
 
 
-def _cite_elsewhere(quote: Quote, pool: set[tuple[str, int, int]], articles: dict[str, Article]) -> Quote:
+class _CitationPool:
+    """The sentences of the passages ranked below the quotes, where other carriers of a quote may sit.
+
+    Sentence spans come from the index (no re-splitting) and each sentence's word runs are worked
+    out once, however many quotes are checked against it.
+    """
+
+    def __init__(self, index: QuotableIndex, hits: Sequence[Hit]) -> None:
+        self.articles = index.articles
+        spans = {
+            (passage.source, start, end)
+            for passage in (index.passages[hit.row] for hit in hits)
+            for start, end in passage.sentences
+        }
+        self.sentences = sorted(spans)
+        self._runs: dict[tuple[str, int, int], frozenset[tuple[str, ...]]] = {}
+
+    def runs(self, key: tuple[str, int, int]) -> frozenset[tuple[str, ...]]:
+        if key not in self._runs:
+            source, start, end = key
+            self._runs[key] = word_runs(self.articles[source].text[start:end])
+        return self._runs[key]
+
+
+def _cite_elsewhere(quote: Quote, pool: _CitationPool) -> Quote:
     """Articles carrying the quoted statement but not drawn as candidates are cited too."""
     cited = {quote.source, *(c.source for c in quote.also_in)}
+    runs = word_runs(quote.text)
     extra: list[Citation] = []
-    for source, start, end in sorted(pool):
-        if source in cited:
+    for key in pool.sentences:
+        source, start, _ = key
+        if source in cited or runs.isdisjoint(pool.runs(key)):
             continue
-        article = articles[source]
-        for s, e in split_sentences(article.text, start, end):
-            if shares_statement(quote.text, article.text[s:e]):
-                extra.append(Citation(source, article.title, s, e, article.paragraph_at(s)))
-                cited.add(source)
-                break
+        article = pool.articles[source]
+        extra.append(Citation(source, article.title, start, key[2], article.paragraph_at(start)))
+        cited.add(source)
     if not extra:
         return quote
     return replace(quote, also_in=quote.also_in + tuple(extra))

@@ -84,16 +84,16 @@ class PassageTable(Sequence[Passage]):
 
     def sentence_rows(self, row: int) -> tuple[int, ...]:
         lo, hi = int(self.sentence_ptr[row]), int(self.sentence_ptr[row + 1])
-        return tuple(int(r) for r in self.sentence_spans[lo:hi, 2])
+        return tuple(np.asarray(self.sentence_spans[lo:hi, 2]).tolist())  # one copy, not one memmap read per row
 
     def __getitem__(self, row: int) -> Passage:  # type: ignore[override]
         if not -len(self) <= row < len(self):
             raise IndexError(row)
         row %= len(self)
-        article, start, end = (int(x) for x in self.spans[row])
+        article, start, end = self.spans[row].tolist()
         text = self._articles.text(article)
         lo, hi = int(self.sentence_ptr[row]), int(self.sentence_ptr[row + 1])
-        sentences = tuple((int(s), int(e)) for s, e in self.sentence_spans[lo:hi, :2])
+        sentences = tuple(map(tuple, np.asarray(self.sentence_spans[lo:hi, :2]).tolist()))
         return Passage(self._articles.metas[article].source, start, end, text[start:end], sentences)
 
 
