@@ -39,6 +39,9 @@ class QuoteParams:
     dense_weight: float = 0.5  # within the sentence's own evidence: cosine against term overlap
     diversity: float = 0.3  # MMR: penalty for resembling a quote already chosen
     duplicate_cosine: float = 0.9  # this similar, in another article, is the same statement
+    # Sharing a run of SHARED_RUN words is the same statement only this similar in meaning too: news
+    # articles repeating a quote sit at 0.56 and above; boilerplate ("the aim of this study was") below.
+    shared_run_cosine: float = 0.5
     citation_passages: int = 40  # how far down the ranking other carriers of a quote are looked for
 
 
@@ -147,16 +150,18 @@ def pick_quotes(
                 seen[key] = _Candidate(passage.source, start, end, score, vector)
     for candidate in seen.values():
         candidate.runs = word_runs(index.articles[candidate.source].text[candidate.start : candidate.end])
-    quotes = _select(list(seen.values()), index.articles, k, params)
+    chosen = _select(list(seen.values()), index.articles, k, params)
     pool = _CitationPool(index, hits[: params.citation_passages])
-    return [_cite_elsewhere(quote, pool) for quote in quotes]
+    return [_cite_elsewhere(quote, vector, pool, params.shared_run_cosine) for quote, vector in chosen]
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:
     return a.source == b.source and a.start < b.end and b.start < a.end
 
 
-def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, params: QuoteParams) -> list[Quote]:
+def _select(
+    candidates: list[_Candidate], articles: dict[str, Article], k: int, params: QuoteParams
+) -> list[tuple[Quote, np.ndarray]]:
     """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation."""
     remaining = sorted(candidates, key=lambda c: -c.score)
     chosen: list[_Candidate] = []
@@ -172,8 +177,9 @@ def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, 
         also.append([])
         # Everything that says the same thing is folded into this quote now, so it never takes a slot.
         for other in list(remaining):
-            same = _overlaps(other, pick) or (
-                float(other.vector @ pick.vector) >= params.duplicate_cosine or not pick.runs.isdisjoint(other.runs)
+            cosine = float(other.vector @ pick.vector)
+            same = _overlaps(other, pick) or cosine >= params.duplicate_cosine or (
+                cosine >= params.shared_run_cosine and not pick.runs.isdisjoint(other.runs)
             )
             if not same:
                 continue
@@ -185,11 +191,11 @@ def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, 
                     Citation(other.source, article.title, other.start, other.end, article.paragraph_at(other.start))
                 )
     return [
-        Quote(
+        (Quote(
             text=articles[c.source].text[c.start : c.end], source=c.source, title=articles[c.source].title,
             start=c.start, end=c.end, paragraph=articles[c.source].paragraph_at(c.start), score=round(c.score, 4),
             also_in=tuple(citations),
-        )
+        ), c.vector)
         for c, citations in zip(chosen, also)
     ]
 
@@ -197,18 +203,20 @@ def _select(candidates: list[_Candidate], articles: dict[str, Article], k: int, 
 class _CitationPool:
     """The sentences of the passages ranked below the quotes, where other carriers of a quote may sit.
 
-    Sentence spans come from the index (no re-splitting) and each sentence's word runs are worked
-    out once, however many quotes are checked against it.
+    Sentence spans and vectors come from the index (no re-splitting, no model). One product with
+    the quote's vector leaves the few sentences close enough in meaning; only those are split into
+    word runs, each once however many quotes ask.
     """
 
     def __init__(self, index: QuotableIndex, hits: Sequence[Hit]) -> None:
         self.articles = index.articles
-        spans = {
-            (passage.source, start, end)
-            for passage in (index.passages[hit.row] for hit in hits)
-            for start, end in passage.sentences
-        }
-        self.sentences = sorted(spans)
+        rows: dict[tuple[str, int, int], int] = {}
+        for hit in hits:
+            passage = index.passages[hit.row]
+            for (start, end), row in zip(passage.sentences, index.sentence_rows[hit.row]):
+                rows.setdefault((passage.source, start, end), row)
+        self.sentences = sorted(rows)
+        self.vectors = np.asarray(index.sentence_vectors[[rows[key] for key in self.sentences]], dtype=np.float32)
         self._runs: dict[tuple[str, int, int], frozenset[tuple[str, ...]]] = {}
 
     def runs(self, key: tuple[str, int, int]) -> frozenset[tuple[str, ...]]:
@@ -218,17 +226,19 @@ class _CitationPool:
         return self._runs[key]
 
 
-def _cite_elsewhere(quote: Quote, pool: _CitationPool) -> Quote:
+def _cite_elsewhere(quote: Quote, vector: np.ndarray, pool: _CitationPool, min_cosine: float) -> Quote:
     """Articles carrying the quoted statement but not drawn as candidates are cited too."""
     cited = {quote.source, *(c.source for c in quote.also_in)}
     runs = word_runs(quote.text)
     extra: list[Citation] = []
-    for key in pool.sentences:
-        source, start, _ = key
+    close = np.flatnonzero(pool.vectors @ vector >= min_cosine) if len(pool.sentences) else []
+    for position in close:  # in (source, start) order: an article's first carrier is cited
+        key = pool.sentences[position]
+        source, start, end = key
         if source in cited or runs.isdisjoint(pool.runs(key)):
             continue
         article = pool.articles[source]
-        extra.append(Citation(source, article.title, start, key[2], article.paragraph_at(start)))
+        extra.append(Citation(source, article.title, start, end, article.paragraph_at(start)))
         cited.add(source)
     if not extra:
         return quote

@@ -126,3 +126,44 @@ def test_every_quote_is_an_exact_slice_for_generated_questions(engine, settings,
     answer = engine.ask(question, k=3, abstain=False)
     for quote in answer.quotes:
         assert quote.text == _file_text(settings, quote.source)[quote.start : quote.end]
+
+
+def test_opening_loads_the_model_so_the_first_question_is_answered_at_once(engine, settings):
+    """The bot connects after Engine.open: the model must be in memory by then, not loaded by the first /ask."""
+    from bot.embedding import make_embedder
+    from bot.engine import Engine
+
+    fresh = make_embedder(settings)
+    assert "model" not in vars(fresh)  # lazy until asked for
+    Engine.open(settings, embedder=fresh)
+    assert "model" in vars(fresh)
+
+
+def test_a_shared_stock_phrase_is_not_the_same_statement_but_a_repeated_quote_is(tmp_path, embedder):
+    """Six words in a row make one statement only when the sentences also mean the same thing."""
+    from bot.config import load_settings
+    from bot.engine import Engine
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    stock = "according to people familiar with the matter"
+    quote = "\"We will not accept a prime minister imposed from outside,\" the cleric said on Sunday."
+    (seeds / "a.txt").write_text(
+        f"Cleric rejects outside pressure\n\n{quote}\n\nThe oil ministry will raise exports in March, {stock}.\n",
+        encoding="utf-8")
+    (seeds / "b.txt").write_text(
+        f"Militia statement\n\nA militia leader repeated the line. {quote}\n\n"
+        f"A new football stadium will open in Basra next year, {stock}.\n", encoding="utf-8")
+    (seeds / "c.txt").write_text(
+        f"Harvest report\n\nFarmers in Diyala expect a large wheat harvest, {stock}.\n", encoding="utf-8")
+    engine = Engine.open(load_settings(seeds_dir=seeds, index_dir=tmp_path / "index"), embedder=embedder)
+
+    answer = engine.ask("Will the oil ministry raise exports in March?")
+    first = answer.quotes[0]
+    assert "oil ministry" in first.text and first.source == "a.txt"
+    assert first.also_in == ()  # the stadium and the harvest share six words with it, not its meaning
+
+    answer = engine.ask("What did the cleric say about a prime minister imposed from outside?")
+    carrying = [q for q in answer.quotes if "imposed from outside" in q.text]
+    assert len(carrying) == 1  # quoted once...
+    assert {carrying[0].source, *(c.source for c in carrying[0].also_in)} == {"a.txt", "b.txt"}  # ...citing both
