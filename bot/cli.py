@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--scales", default="3,10000,100000,1000000", help="passage counts to measure")
     bench.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     bench.add_argument("--repeat", type=int, default=1, help="builds to time (the fastest counts)")
+    bench.add_argument("--every-kind", action="store_true", help="also time HNSW above 100k passages (slow to build)")
     return parser
 
 
@@ -124,7 +125,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     import time
 
     from . import store
-    from .embedding import EmbeddingError, SentenceTransformerEmbedder
+    from .embedding import EmbeddingError, make_embedder
     from .engine import build_params
 
     settings = _settings(args)
@@ -136,7 +137,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         previous = None
     try:
         index, report = store.build(
-            settings.index_dir, settings.seeds_dir, SentenceTransformerEmbedder(settings.embedding_model),
+            settings.index_dir, settings.seeds_dir, make_embedder(settings),
             build_params(settings), max_file_bytes=settings.max_file_bytes,
             batch_size=settings.embedding_batch_size, previous=previous, progress=_progress(),
         )

@@ -15,7 +15,7 @@ from . import store
 from .ann import serve_single_threaded
 from .config import Settings
 from .declining import DeclineParams, Evidence, should_decline
-from .embedding import Embedder, SentenceTransformerEmbedder
+from .embedding import Embedder, make_embedder
 from .models import Answer, IndexedArticle, ReindexReport, SourcesReport
 from .quoting import pick_quotes
 from .retrieval import FusionParams, Hit, Retriever
@@ -32,10 +32,11 @@ class ReindexInProgress(RuntimeError):
 
 def build_params(settings: Settings) -> store.BuildParams:
     return store.BuildParams(
-        model=settings.embedding_model,
+        model=make_embedder(settings).name,  # the backend too: torch and int8 vectors must not mix
         passage_max_tokens=settings.passage_max_tokens,
         passage_overlap_sentences=settings.passage_overlap_sentences,
-        hnsw_threshold=settings.hnsw_threshold,
+        ann_threshold=settings.ann_threshold,
+        ann_kind=settings.ann_kind,
     )
 
 
@@ -70,7 +71,7 @@ class Engine:
         cls, settings: Settings, *, embedder: Embedder | None = None, progress: Progress | None = None
     ) -> "Engine":
         """Load the index, rebuilding it first when it is missing, damaged or stale."""
-        embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model)
+        embedder = embedder or make_embedder(settings)
         index, reason = cls._load_current(settings)
         if reason is not None:
             log.warning("rebuilding the index: %s", reason)
@@ -89,7 +90,9 @@ class Engine:
                 log.info("indexed %d articles, %d passages in %.1fs",
                          len(index.articles), report.passages_after, report.seconds)
         assert index is not None
-        return cls(settings, embedder, index)
+        engine = cls(settings, embedder, index)
+        engine.ask("warm up")  # loads the model and touches every search structure: the first real question is not slower
+        return engine
 
     @staticmethod
     def _load_current(settings: Settings) -> tuple[store.LoadedIndex | None, str | None]:

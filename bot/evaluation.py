@@ -45,7 +45,7 @@ class QaRow:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(c) for c in header]] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    cells = [[str(c) for c in header]] + [[f"{c:.4f}" if isinstance(c, float) else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -173,6 +173,7 @@ def materialise_corpus(folder: Path, seeds: Path, *, limit: int | None = None) -
 def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> int:
     import time
 
+    from .embedding import MODELS_DIR
     from .engine import Engine
 
     for name in ("corpus.jsonl", "queries.jsonl", "qrels-test.tsv"):
@@ -182,7 +183,10 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     work = settings.index_dir / f"eval-{folder.resolve().name}"
     seeds = work / "seeds"
     documents = materialise_corpus(folder, seeds)
-    beir_settings = settings.model_copy(update={"seeds_dir": seeds, "index_dir": work / "index", "candidates": 200})
+    beir_settings = settings.model_copy(update={
+        "seeds_dir": seeds, "index_dir": work / "index", "candidates": 200,
+        "onnx_cache_dir": settings.onnx_cache_dir or settings.index_dir / MODELS_DIR,  # the bot's own export
+    })
     started = time.perf_counter()
     engine = Engine.open(beir_settings)
     print(f"indexed {documents} documents ({len(engine._live.index.passages)} passages) "

@@ -20,8 +20,28 @@ DEV_QA = DATA / "dev.jsonl"  # a copy of ../shared/eval/dev.jsonl, so the tests 
 EXTRA_QA = DATA / "extra_qa.jsonl"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory) -> Path:
+    """One ONNX export for the whole run, shared with the `python -m bot` processes tests start."""
+    folder = tmp_path_factory.mktemp("onnx-cache")
+    os.environ["ONNX_CACHE_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(onnx_cache):
+    """The embedder the default settings pick: what users get."""
+    from bot.config import load_settings
+    from bot.embedding import make_embedder
+
+    model = make_embedder(load_settings(onnx_cache_dir=onnx_cache))
+    model.encode(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """The fallback backend, and the reference the int8 export is checked against."""
     from bot.embedding import SentenceTransformerEmbedder
 
     model = SentenceTransformerEmbedder()

@@ -60,11 +60,12 @@ def test_no_abstain_returns_passages_for_an_off_topic_question(built):
     assert data["answered"] is False and len(data["passages"]) == 4
 
 
-def test_sources_lists_the_index_without_rebuilding(built, settings):
+def test_sources_lists_the_index_without_rebuilding(built, settings, embedder):
     result = run("sources", *built, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["index"]["model"] == settings.embedding_model and data["seeds_changed"] is False
+    assert data["index"]["model"] == embedder.name == "bundled:all-MiniLM-L6-v2+onnx-int8"  # model and backend
+    assert data["seeds_changed"] is False
     assert {a["source"] for a in data["articles"]} == {p.name for p in settings.seeds_dir.iterdir()}
     assert all(set(a) >= {"source", "title", "passages", "sha256", "indexed_at"} for a in data["articles"])
 

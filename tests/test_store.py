@@ -30,7 +30,7 @@ def test_build_writes_a_manifest_that_describes_the_index(fresh_settings, embedd
     index, report = _build(fresh_settings, embedder)
     manifest = json.loads((index.path / "manifest.json").read_text())
     assert manifest["format_version"] == store.FORMAT_VERSION
-    assert manifest["params"]["model"] == fresh_settings.embedding_model
+    assert manifest["params"]["model"] == embedder.name  # the backend is part of the model: vectors differ
     assert manifest["dimension"] == 384
     assert manifest["counts"]["articles"] == 3 and manifest["counts"]["passages"] == report.passages_after
     assert manifest["counts"]["sentences"] == len(index.sentence_vectors) > report.passages_after
