@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .ann import KINDS, VectorIndex, choose_kind
+from .diskarray import DiskArray, open_array
 from .corpus import fingerprint, load_articles
 from .embedding import Embedder
 from .lexical import LexicalIndex
@@ -69,7 +70,8 @@ class BuildParams:
     model: str
     passage_max_tokens: int
     passage_overlap_sentences: int
-    hnsw_threshold: int
+    ann_threshold: int
+    ann_kind: str
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -219,12 +221,9 @@ def read_manifest(index_dir: Path, *, verify: bool = True) -> tuple[Path, dict]:
     return folder, manifest
 
 
-def _load_array(path: Path) -> np.ndarray:
-    """Memory-mapped, so a large index costs page cache rather than resident memory."""
-    try:
-        return np.load(path, mmap_mode="r")
-    except ValueError:  # an empty array cannot be mapped
-        return np.load(path)
+def _load_array(path: Path) -> "np.ndarray | DiskArray":
+    """Large arrays are read by rows on demand, small ones memory-mapped: see `diskarray`."""
+    return open_array(path)
 
 
 def load(index_dir: Path) -> LoadedIndex:
@@ -303,12 +302,17 @@ def _reusable(previous: LoadedIndex | None, params: BuildParams) -> LoadedIndex 
     return previous if all(previous.params.get(k) == getattr(params, k) for k in keep) else None
 
 
+def _sentences_so_far(out: _Assembly) -> int:
+    """Rows of sentence vectors assembled so far (read off the last article: summing blocks is quadratic)."""
+    return out.metas[-1].sentence_rows[1] if out.metas else 0
+
+
 def _add_unchanged(out: _Assembly, previous: LoadedIndex, position: int, article: Article, indexed_at: str) -> None:
     """Same bytes, same settings, same passages: copy its rows wholesale, embed nothing."""
     meta = previous.articles.metas[position]
     (p0, p1), (s0, s1) = meta.passage_rows, meta.sentence_rows
     e0, e1 = int(previous.passages.sentence_ptr[p0]), int(previous.passages.sentence_ptr[p1])
-    new_p, new_s, new_e = len(out.spans), sum(len(v) for v in out.sentence_vectors), len(out.sentence_spans)
+    new_p, new_s, new_e = len(out.spans), _sentences_so_far(out), len(out.sentence_spans)
     encoded = article.text.encode("utf-8")
     out.metas.append(ArticleMeta(
         article.source, article.title, article.dateline, article.sha256, article.body_start, indexed_at,
@@ -345,7 +349,7 @@ def _previous_vectors(previous: LoadedIndex | None, position: int | None, model:
 
 def _add_fresh(out: _Assembly, article: Article, passages: list[Passage], indexed_at: str,
                cache: dict[str, np.ndarray], model: str, dimension: int) -> None:
-    new_p, new_s = len(out.spans), sum(len(v) for v in out.sentence_vectors)
+    new_p, new_s = len(out.spans), _sentences_so_far(out)
     sentence_row: dict[tuple[int, int], int] = {}
     for passage in passages:
         for span in passage.sentences:
@@ -437,7 +441,7 @@ def write_index(index_dir: Path, out: _Assembly, vectors: np.ndarray, sentence_v
     """Index the assembled rows, write them beside the live build, publish, and load what was written."""
     if progress:
         progress("writing", 0, 1)
-    dense = KINDS[choose_kind(len(out.spans), params.hnsw_threshold)].build(vectors)
+    dense = KINDS[choose_kind(len(out.spans), params.ann_threshold, params.ann_kind)].build(vectors)
     lexical = LexicalIndex.build(out.embed_texts)
     builds = index_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,103 @@
+"""Dense index types: whichever one the size picks, people get the same quotes as with exact search.
+
+Real model, real FAISS: the vectors are the launch articles' own passage and sentence embeddings and
+the queries are the dev questions, embedded by the bundled model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bot import store
+from bot.ann import KINDS, FlatIndex, HNSWIndex, IVFIndex, choose_kind
+from bot.engine import Engine
+
+from conftest import DEV_QA, SEEDS
+
+
+def _questions() -> list[str]:
+    rows = [json.loads(line) for line in DEV_QA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row["question"] for row in rows]
+
+
+@pytest.fixture(scope="module")
+def real_vectors(embedder) -> np.ndarray:
+    """About 6,500 real-text embeddings: every 6-, 8-, 10-, 13- and 16-word window of the launch articles.
+
+    Enough vectors that IVF has more lists than it probes, so the test measures a real approximation.
+    """
+    words = " ".join(path.read_text(encoding="utf-8") for path in sorted(SEEDS.iterdir())).split()
+    windows = [" ".join(words[i : i + n]) for n in (6, 8, 10, 13, 16) for i in range(0, len(words) - n)]
+    return embedder.encode(windows)
+
+
+def _served_top(index, vectors: np.ndarray, queries: np.ndarray, k: int = 10, candidates: int = 50) -> list[list[int]]:
+    """What the retriever does: the index proposes candidates, exact cosines order them."""
+    _, found = index.search(queries, candidates)
+    tops = []
+    for query, ids in zip(queries, found):
+        ids = ids[ids >= 0]
+        tops.append(ids[np.argsort(-(vectors[ids] @ query), kind="stable")][:k].tolist())
+    return tops
+
+
+def _recall(found: list[list[int]], exact: list[list[int]]) -> float:
+    return float(np.mean([len(set(f) & set(e)) / len(e) for f, e in zip(found, exact)]))
+
+
+def test_the_default_approximate_index_saved_and_loaded_finds_what_exact_search_finds(real_vectors, embedder, tmp_path):
+    """The issue's bar: recall@10 against exact search of at least 0.97 on real-text embeddings."""
+    queries = embedder.encode(_questions())
+    built = IVFIndex.build(real_vectors)
+    lists = IVFIndex.lists_for(len(real_vectors))
+    assert lists > IVFIndex.probes_for(lists)  # not an exhaustive scan in disguise
+    built.save(tmp_path / "dense.faiss")
+    loaded = IVFIndex.load(tmp_path / "dense.faiss")  # nprobe must survive the trip
+    exact = _served_top(FlatIndex.build(real_vectors), real_vectors, queries)
+    assert _recall(_served_top(loaded, real_vectors, queries), exact) >= 0.97
+    assert _served_top(loaded, real_vectors, queries) == _served_top(built, real_vectors, queries)
+
+
+def test_hnsw_saved_and_loaded_searches_like_the_one_built(real_vectors, embedder, tmp_path):
+    """HNSW stays selectable (ANN_KIND=hnsw) but not the default: on these overlapping windows, near
+    duplicates of each other like replicated news, its recall@10 is about 0.96 (0.70 in the 100k benchmark)."""
+    queries = embedder.encode(_questions())
+    built = HNSWIndex.build(real_vectors)
+    built.save(tmp_path / "dense.faiss")
+    loaded = HNSWIndex.load(tmp_path / "dense.faiss")
+    assert _served_top(loaded, real_vectors, queries) == _served_top(built, real_vectors, queries)
+    exact = _served_top(FlatIndex.build(real_vectors), real_vectors, queries)
+    assert _recall(_served_top(loaded, real_vectors, queries), exact) >= 0.9
+
+
+def test_ivf_trains_on_enough_points_per_list_at_any_size():
+    for count in (1, 39, 100, 3_000, 100_000, 1_000_000):
+        lists = IVFIndex.lists_for(count)
+        assert lists >= 1 and (count < IVFIndex.sample_per_list or count >= lists * IVFIndex.sample_per_list)
+    assert IVFIndex.lists_for(1_000_000) == 4096
+
+
+def test_the_size_picks_the_index_type():
+    assert choose_kind(9_999, 10_000, "ivf-sq8") == FlatIndex.kind
+    assert choose_kind(10_000, 10_000, "ivf-sq8") == IVFIndex.kind
+    assert choose_kind(10_000, 10_000, "hnsw") == HNSWIndex.kind
+    assert set(KINDS) == {"flat", "hnsw", "ivf-sq8"}
+    with pytest.raises(ValueError):
+        choose_kind(10, 1, "flat")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["hnsw", "ivf-sq8"])
+def test_every_index_type_gives_the_same_answers(kind, engine, fresh_settings, embedder):
+    """An index past a threshold must not change what anybody reads."""
+    thresholds = {"ann_threshold": 1, "ann_kind": kind}
+    settings = fresh_settings.model_copy(update=thresholds)
+    other = Engine.open(settings, embedder=embedder)
+    assert store.load(settings.index_dir).manifest["index_kind"] == kind
+    for question in _questions():
+        mine, theirs = other.ask(question), engine.ask(question)
+        assert mine.answered == theirs.answered
+        assert [q.text for q in mine.quotes] == [q.text for q in theirs.quotes], question
