@@ -5,10 +5,13 @@ The embedding model is the floor; the question is how much the rest of the pipel
 - build: a full index build (model already loaded) against raw `encode` of exactly the texts the
   build embeds (passages and their sentences), in the same batches;
 - incremental: one changed article among 300, against the full build of the same 300;
-- per question: `Engine.ask` (question in, ranked quotes out) against raw single-question encode,
-  p50 and p99, at 3 articles, SciFact, and synthetic 10k / 100k / 1M passages (real SciFact
-  passages and their real embeddings, replicated with noise); each scale is loaded and served
-  by a fresh child process so its memory (peak RSS), load time and disk size are its own.
+- with the ONNX backend, the same build against torch's raw encode of the same texts;
+- per question: what `ask --json -` does for each line (question in, JSON quotes out) against raw
+  single-question encode, p50 and p99, at 3 articles (the dev and extra questions), SciFact and
+  synthetic 10k / 100k / 1M passages (SciFact test queries; real SciFact passages and their real
+  embeddings, replicated with noise); each scale is loaded and served by a fresh child process so
+  its memory (peak RSS), load time and disk size are its own; the dense side's recall@10 against
+  exact search is measured after the timings (its exact scan reads every vector).
 """
 
 from __future__ import annotations
@@ -58,13 +61,13 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def _questions(limit: int = PROBE_QUESTIONS) -> list[str]:
-    rows = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+def _questions(limit: int = PROBE_QUESTIONS) -> tuple[list[str], list[str]]:
+    """(questions about the launch articles, SciFact test queries): each index is asked about its own domain."""
     seeds_questions = []
-    for path in (REPO_ROOT / "tests" / "data" / "extra_qa.jsonl", SCIFACT.parent.parent / "eval" / "dev.jsonl"):
-        if path.is_file():
-            seeds_questions += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return (seeds_questions + rows)[:limit]
+    for path in (REPO_ROOT / "tests" / "data" / "extra_qa.jsonl", REPO_ROOT / "tests" / "data" / "dev.jsonl"):
+        seeds_questions += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    scifact = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    return seeds_questions[:limit], scifact[:limit]
 
 
 # --- serving probe (runs in a child process) ----------------------------------------------------
@@ -272,7 +275,7 @@ def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_ind
                   every_kind: bool = False) -> list[list[str]]:
     from . import store
 
-    questions = _questions()
+    seeds_questions, scifact_queries = _questions()
     rows = []
 
     def row(label: str, result: dict) -> list[str]:
@@ -287,9 +290,9 @@ def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_ind
         rows.append(row(label, result))
         print("measured: " + " | ".join(rows[-1]), file=sys.stderr, flush=True)  # the table comes at the end
 
-    add("3 articles (seeds/)", probe(settings, questions))
+    add("3 articles (seeds/)", probe(settings, seeds_questions))
     if scifact_index is not None:
-        add("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), questions))
+        add("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), scifact_queries))
     source = store.load(next(work.glob("build-index-*")))
     for scale in scales:
         for kind in kinds_for(scale, every_kind):
@@ -298,7 +301,7 @@ def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_ind
             t = time.perf_counter()
             _replicate(source, target, scale, scaled)
             built = time.perf_counter() - t
-            result = probe(scaled, questions)
+            result = probe(scaled, scifact_queries)  # the replicas are SciFact passages
             add(f"synthetic {scale:,} (written in {built:.0f} s)", result)
             shutil.rmtree(target, ignore_errors=True)
     return rows

@@ -10,15 +10,16 @@ different information (maximal marginal relevance).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
 from .lexical import stem_terms
-from .models import Article, Citation, Passage, Quote
+from .models import Article, Citation, Quote
 from .retrieval import Hit
+from .tables import PassageTable
 
 
 # Words that point back at a previous sentence: such a sentence is quoted with the one before it.
@@ -52,7 +53,14 @@ class _Candidate:
     end: int
     score: float
     vector: np.ndarray
-    runs: frozenset[tuple[str, ...]] = frozenset()
+    text: str
+    _runs: frozenset[tuple[str, ...]] | None = None
+
+    def runs(self) -> frozenset[tuple[str, ...]]:
+        """Word runs, worked out only for the few candidates close enough in meaning to need them."""
+        if self._runs is None:
+            self._runs = word_runs(self.text)
+        return self._runs
 
 
 def word_runs(text: str, run: int = SHARED_RUN) -> frozenset[tuple[str, ...]]:
@@ -76,8 +84,8 @@ def term_coverage(question_terms: set[str], text: str) -> float:
 class QuotableIndex(Protocol):
     """What quoting reads from a loaded index (see `store.LoadedIndex`)."""
 
-    passages: list[Passage]
-    articles: dict[str, Article]
+    passages: PassageTable
+    articles: Mapping[str, Article]
     sentence_rows: list[tuple[int, ...]]
     sentence_vectors: np.ndarray
 
@@ -129,13 +137,15 @@ def pick_quotes(
     best = top[0].score or 1.0
     question_terms = set(stem_terms(question))
     seen: dict[tuple[str, int], _Candidate] = {}
-    for hit in top:
-        passage = index.passages[hit.row]
+    passages = [index.passages[hit.row] for hit in top]
+    row_lists = [index.sentence_rows[hit.row] for hit in top]
+    needed = sorted({row for rows in row_lists for row in rows})  # one read for every sentence vector
+    vectors = dict(zip(needed, np.asarray(index.sentence_vectors[needed], dtype=np.float32)))
+    for hit, passage, rows in zip(top, passages, row_lists):
         text = index.articles[passage.source].text
-        rows = index.sentence_rows[hit.row]
         for position, (start, end) in enumerate(passage.sentences):
             row = rows[position]
-            vector = np.asarray(index.sentence_vectors[row], dtype=np.float32)
+            vector = vectors[row]
             if leans_back(text[start:end]):
                 previous = _previous_sentence(index, hit.row, position)
                 if previous is not None:
@@ -147,9 +157,7 @@ def pick_quotes(
             score = params.passage_weight * (hit.score / best) + (1 - params.passage_weight) * own
             key = (passage.source, row)
             if key not in seen or seen[key].score < score:
-                seen[key] = _Candidate(passage.source, start, end, score, vector)
-    for candidate in seen.values():
-        candidate.runs = word_runs(index.articles[candidate.source].text[candidate.start : candidate.end])
+                seen[key] = _Candidate(passage.source, start, end, score, vector, text[start:end])
     chosen = _select(list(seen.values()), index.articles, k, params)
     pool = _CitationPool(index, hits[: params.citation_passages])
     return [_cite_elsewhere(quote, vector, pool, params.shared_run_cosine) for quote, vector in chosen]
@@ -179,7 +187,7 @@ def _select(
         for other in list(remaining):
             cosine = float(other.vector @ pick.vector)
             same = _overlaps(other, pick) or cosine >= params.duplicate_cosine or (
-                cosine >= params.shared_run_cosine and not pick.runs.isdisjoint(other.runs)
+                cosine >= params.shared_run_cosine and not pick.runs().isdisjoint(other.runs())
             )
             if not same:
                 continue
@@ -212,9 +220,9 @@ class _CitationPool:
         self.articles = index.articles
         rows: dict[tuple[str, int, int], int] = {}
         for hit in hits:
-            passage = index.passages[hit.row]
-            for (start, end), row in zip(passage.sentences, index.sentence_rows[hit.row]):
-                rows.setdefault((passage.source, start, end), row)
+            source = index.passages.source(hit.row)
+            for (start, end), row in index.passages.sentence_spans_of(hit.row):
+                rows.setdefault((source, start, end), row)
         self.sentences = sorted(rows)
         self.vectors = np.asarray(index.sentence_vectors[[rows[key] for key in self.sentences]], dtype=np.float32)
         self._runs: dict[tuple[str, int, int], frozenset[tuple[str, ...]]] = {}
