@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from .lexical import stem_terms
-from .quoting import term_coverage
+from .fingerprints import coverage, term_keys
 from .retrieval import Hit
 
 if TYPE_CHECKING:
@@ -38,14 +37,16 @@ class Evidence:
     def of(cls, question: str, hits: Sequence[Hit], index: "LoadedIndex") -> "Evidence":
         if not hits:
             return cls(-1.0, 0.0, 0.0)
-        terms = set(stem_terms(question))
-        coverage = max(
-            term_coverage(terms, index.passages[hit.row].text) for hit in hits[:EVIDENCE_PASSAGES]
+        terms = term_keys(question)
+        prints = index.fingerprints
+        best_coverage = max(  # a passage's words are its sentences' words
+            coverage(terms, frozenset().union(*(prints.terms_of(row) for row in index.sentence_rows[hit.row])))
+            for hit in hits[:EVIDENCE_PASSAGES]
         )
         return cls(
             best_dense=max(hit.dense for hit in hits),
             best_lexical=max(hit.lexical for hit in hits),
-            coverage=coverage,
+            coverage=best_coverage,
         )
 
     def as_dict(self) -> dict[str, float]:

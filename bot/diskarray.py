@@ -23,7 +23,9 @@ def open_array(path: Path, mmap_below: int | None = None) -> "np.ndarray | DiskA
     """The .npy file at `path`: memory-mapped when small, a `DiskArray` when large."""
     if path.stat().st_size < (MMAP_BELOW if mmap_below is None else mmap_below):
         try:
-            return np.load(path, mmap_mode="r")
+            # A plain ndarray over the mapping: slicing a np.memmap builds a memmap per slice, and
+            # answering a question takes a few hundred slices.
+            return np.load(path, mmap_mode="r").view(np.ndarray)
         except ValueError:  # an empty array cannot be mapped
             return np.load(path)
     return DiskArray(path)

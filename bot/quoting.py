@@ -9,28 +9,16 @@ different information (maximal marginal relevance).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
-from .lexical import stem_terms
+from .fingerprints import Fingerprints, coverage, term_keys
 from .models import Article, Citation, Quote
 from .retrieval import Hit
 from .tables import PassageTable
-
-
-# Words that point back at a previous sentence: such a sentence is quoted with the one before it.
-_LEANS_BACK = re.compile(
-    r"^[\"“‘'(]*\s*(?:he|she|it|they|this|that|these|those|such|his|her|their|its|but|and|or|so|"
-    r"however|also|yet|still|meanwhile|instead|there|then|both|the two|some of (?:those|these|them))\b",
-    re.IGNORECASE,
-)
-_WORD = re.compile(r"\w+")
-MIN_WORDS = 6  # a shorter sentence rarely says anything on its own
-SHARED_RUN = 6  # this many words in a row in two quotes means they carry the same statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +28,9 @@ class QuoteParams:
     dense_weight: float = 0.5  # within the sentence's own evidence: cosine against term overlap
     diversity: float = 0.3  # MMR: penalty for resembling a quote already chosen
     duplicate_cosine: float = 0.9  # this similar, in another article, is the same statement
-    # Sharing a run of SHARED_RUN words is the same statement only this similar in meaning too: news
-    # articles repeating a quote sit at 0.56 and above; boilerplate ("the aim of this study was") below.
+    # Sharing a run of six words (fingerprints.SHARED_RUN) is the same statement only this similar in
+    # meaning too: news articles repeating a quote sit at 0.56 and above; boilerplate ("the aim of
+    # this study was") below.
     shared_run_cosine: float = 0.5
     citation_passages: int = 40  # how far down the ranking other carriers of a quote are looked for
 
@@ -53,32 +42,15 @@ class _Candidate:
     end: int
     score: float
     vector: np.ndarray
-    text: str
-    _runs: frozenset[tuple[str, ...]] | None = None
+    rows: tuple[int, ...]  # its sentences' rows in the sentence vectors and fingerprints
+    fingerprints: Fingerprints
+    _runs: frozenset[int] | None = None
 
-    def runs(self) -> frozenset[tuple[str, ...]]:
-        """Word runs, worked out only for the few candidates close enough in meaning to need them."""
+    def runs(self) -> frozenset[int]:
+        """Six-word runs, read only for the few candidates close enough in meaning to need them."""
         if self._runs is None:
-            self._runs = word_runs(self.text)
+            self._runs = frozenset().union(*(self.fingerprints.runs_of(row) for row in self.rows))
         return self._runs
-
-
-def word_runs(text: str, run: int = SHARED_RUN) -> frozenset[tuple[str, ...]]:
-    """Every run of `run` consecutive words, lowercased: computed once per text, compared many times."""
-    words = _WORD.findall(text.lower())
-    return frozenset(zip(*(words[i:] for i in range(run))))
-
-
-def shares_statement(a: str, b: str, run: int = SHARED_RUN) -> bool:
-    """True when both texts contain the same run of `run` consecutive words."""
-    return not word_runs(a, run).isdisjoint(word_runs(b, run))
-
-
-def term_coverage(question_terms: set[str], text: str) -> float:
-    """Share of the question's content words (stemmed) that the text contains."""
-    if not question_terms:
-        return 0.0
-    return len(question_terms & set(stem_terms(text))) / len(question_terms)
 
 
 class QuotableIndex(Protocol):
@@ -88,11 +60,7 @@ class QuotableIndex(Protocol):
     articles: Mapping[str, Article]
     sentence_rows: list[tuple[int, ...]]
     sentence_vectors: np.ndarray
-
-
-def leans_back(sentence: str) -> bool:
-    """A sentence that needs the one before it to be understood, or says too little alone."""
-    return bool(_LEANS_BACK.match(sentence)) or len(_WORD.findall(sentence)) < MIN_WORDS
+    fingerprints: Fingerprints
 
 
 def _previous_sentence(index: QuotableIndex, passage_row: int, position: int) -> tuple[int, int, int] | None:
@@ -135,32 +103,40 @@ def pick_quotes(
     if not top:
         return []
     best = top[0].score or 1.0
-    question_terms = set(stem_terms(question))
+    question_terms = term_keys(question)
+    prints = index.fingerprints
+    terms: dict[int, frozenset[int]] = {}  # sentence row -> hashed stems, read once per question
+
+    def terms_of(row: int) -> frozenset[int]:
+        if row not in terms:
+            terms[row] = prints.terms_of(row)
+        return terms[row]
+
     seen: dict[tuple[str, int], _Candidate] = {}
     passages = [index.passages[hit.row] for hit in top]
     row_lists = [index.sentence_rows[hit.row] for hit in top]
     needed = sorted({row for rows in row_lists for row in rows})  # one read for every sentence vector
     vectors = dict(zip(needed, np.asarray(index.sentence_vectors[needed], dtype=np.float32)))
     for hit, passage, rows in zip(top, passages, row_lists):
-        text = index.articles[passage.source].text
         for position, (start, end) in enumerate(passage.sentences):
             row = rows[position]
-            vector = vectors[row]
-            if leans_back(text[start:end]):
+            vector, sentence_terms, quoted_rows = vectors[row], terms_of(row), (row,)
+            if prints.leans_back(row):
                 previous = _previous_sentence(index, hit.row, position)
                 if previous is not None:
-                    start = previous[0]
-                    vector = _unit(vector + np.asarray(index.sentence_vectors[previous[2]], dtype=np.float32))
-            own = params.dense_weight * float(vector @ query_vector) + (1 - params.dense_weight) * term_coverage(
-                question_terms, text[start:end]
+                    start, before = previous[0], previous[2]
+                    vector = _unit(vector + np.asarray(index.sentence_vectors[before], dtype=np.float32))
+                    sentence_terms, quoted_rows = sentence_terms | terms_of(before), (before, row)
+            own = params.dense_weight * float(vector @ query_vector) + (1 - params.dense_weight) * coverage(
+                question_terms, sentence_terms
             )
             score = params.passage_weight * (hit.score / best) + (1 - params.passage_weight) * own
             key = (passage.source, row)
             if key not in seen or seen[key].score < score:
-                seen[key] = _Candidate(passage.source, start, end, score, vector, text[start:end])
+                seen[key] = _Candidate(passage.source, start, end, score, vector, quoted_rows, prints)
     chosen = _select(list(seen.values()), index.articles, k, params)
     pool = _CitationPool(index, hits[: params.citation_passages])
-    return [_cite_elsewhere(quote, vector, pool, params.shared_run_cosine) for quote, vector in chosen]
+    return [_cite_elsewhere(quote, candidate, pool, params.shared_run_cosine) for quote, candidate in chosen]
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:
@@ -169,7 +145,7 @@ def _overlaps(a: _Candidate, b: _Candidate) -> bool:
 
 def _select(
     candidates: list[_Candidate], articles: dict[str, Article], k: int, params: QuoteParams
-) -> list[tuple[Quote, np.ndarray]]:
+) -> list[tuple[Quote, _Candidate]]:
     """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation."""
     remaining = sorted(candidates, key=lambda c: -c.score)
     chosen: list[_Candidate] = []
@@ -203,7 +179,7 @@ def _select(
             text=articles[c.source].text[c.start : c.end], source=c.source, title=articles[c.source].title,
             start=c.start, end=c.end, paragraph=articles[c.source].paragraph_at(c.start), score=round(c.score, 4),
             also_in=tuple(citations),
-        ), c.vector)
+        ), c)
         for c, citations in zip(chosen, also)
     ]
 
@@ -211,39 +187,39 @@ def _select(
 class _CitationPool:
     """The sentences of the passages ranked below the quotes, where other carriers of a quote may sit.
 
-    Sentence spans and vectors come from the index (no re-splitting, no model). One product with
-    the quote's vector leaves the few sentences close enough in meaning; only those are split into
-    word runs, each once however many quotes ask.
+    Sentence spans, vectors and six-word runs all come from the index (no re-splitting, no model).
+    One product with the quote's vector leaves the few sentences close enough in meaning; only
+    those have their runs read, each once however many quotes ask.
     """
 
     def __init__(self, index: QuotableIndex, hits: Sequence[Hit]) -> None:
         self.articles = index.articles
+        self.fingerprints = index.fingerprints
         rows: dict[tuple[str, int, int], int] = {}
         for hit in hits:
             source = index.passages.source(hit.row)
             for (start, end), row in index.passages.sentence_spans_of(hit.row):
                 rows.setdefault((source, start, end), row)
         self.sentences = sorted(rows)
-        self.vectors = np.asarray(index.sentence_vectors[[rows[key] for key in self.sentences]], dtype=np.float32)
-        self._runs: dict[tuple[str, int, int], frozenset[tuple[str, ...]]] = {}
+        self.rows = [rows[key] for key in self.sentences]
+        self.vectors = np.asarray(index.sentence_vectors[self.rows], dtype=np.float32)
+        self._runs: dict[int, frozenset[int]] = {}
 
-    def runs(self, key: tuple[str, int, int]) -> frozenset[tuple[str, ...]]:
-        if key not in self._runs:
-            source, start, end = key
-            self._runs[key] = word_runs(self.articles[source].text[start:end])
-        return self._runs[key]
+    def runs(self, position: int) -> frozenset[int]:
+        row = self.rows[position]
+        if row not in self._runs:
+            self._runs[row] = self.fingerprints.runs_of(row)
+        return self._runs[row]
 
 
-def _cite_elsewhere(quote: Quote, vector: np.ndarray, pool: _CitationPool, min_cosine: float) -> Quote:
+def _cite_elsewhere(quote: Quote, candidate: _Candidate, pool: _CitationPool, min_cosine: float) -> Quote:
     """Articles carrying the quoted statement but not drawn as candidates are cited too."""
     cited = {quote.source, *(c.source for c in quote.also_in)}
-    runs = word_runs(quote.text)
     extra: list[Citation] = []
-    close = np.flatnonzero(pool.vectors @ vector >= min_cosine) if len(pool.sentences) else []
+    close = np.flatnonzero(pool.vectors @ candidate.vector >= min_cosine) if len(pool.sentences) else []
     for position in close:  # in (source, start) order: an article's first carrier is cited
-        key = pool.sentences[position]
-        source, start, end = key
-        if source in cited or runs.isdisjoint(pool.runs(key)):
+        source, start, end = pool.sentences[position]
+        if source in cited or candidate.runs().isdisjoint(pool.runs(position)):
             continue
         article = pool.articles[source]
         extra.append(Citation(source, article.title, start, end, article.paragraph_at(start)))

@@ -6,8 +6,9 @@ Layout of the index folder:
     index/builds/NAME/       manifest.json; articles.jsonl (metadata) and texts.bin (the texts,
                              concatenated UTF-8); passages.npy, sentence_ptr.npy, sentence_spans.npy
                              (offsets); vectors.npy (float32 per passage); sentences.npy (float16
-                             per distinct sentence, for quoting); dense.faiss (graph indexes
-                             only); bm25/ (bm25s files)
+                             per distinct sentence, for quoting); term_ptr/terms/run_ptr/runs/
+                             leans_back.npy (each sentence's hashed words, see fingerprints);
+                             dense.faiss (graph indexes only); bm25/ (bm25s files)
     index/.lock              held (flock) while a build runs, so two builders never race
 
 A build is written into a hidden sibling folder, fsynced, renamed into place, and only then made
@@ -39,6 +40,7 @@ from .ann import KINDS, VectorIndex, choose_kind
 from .diskarray import DiskArray, open_array
 from .corpus import fingerprint, load_articles
 from .embedding import Embedder
+from .fingerprints import Fingerprints
 from .lexical import LexicalIndex
 from .models import Article, IndexedArticle, Passage, ReindexReport, Skipped
 from .passages import make_passages
@@ -46,7 +48,7 @@ from .tables import ArticleMeta, ArticleTable, PassageTable, SentenceRows
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 BUILDS = "builds"
 LOCK = ".lock"
@@ -87,6 +89,7 @@ class LoadedIndex:
     passages: PassageTable
     vectors: np.ndarray  # float32, one row per passage
     sentence_vectors: np.ndarray  # float16, one row per distinct sentence
+    fingerprints: Fingerprints  # hashed words, one row per distinct sentence
     dense: VectorIndex
     lexical: LexicalIndex
 
@@ -244,6 +247,7 @@ def load(index_dir: Path) -> LoadedIndex:
         )
         vectors = _load_array(folder / "vectors.npy")
         sentence_vectors = _load_array(folder / "sentences.npy")
+        fingerprints = Fingerprints.load(folder)
         kind = KINDS[manifest["index_kind"]]
         dense = kind.load(folder / "dense.faiss") if kind.persisted else kind.build(np.asarray(vectors))
         lexical = LexicalIndex.load(folder / "bm25", len(passages))
@@ -251,10 +255,10 @@ def load(index_dir: Path) -> LoadedIndex:
         raise IndexUnavailable(f"the index in {folder} cannot be read ({error})") from None
     counts = manifest["counts"]
     if not (len(passages) == counts["passages"] == vectors.shape[0] and len(articles) == counts["articles"]
-            and sentence_vectors.shape[0] == counts["sentences"]):
+            and sentence_vectors.shape[0] == counts["sentences"] == len(fingerprints)):
         raise IndexUnavailable(f"the index in {folder} has inconsistent counts")
     manifest = {key: value for key, value in manifest.items() if key != "articles"}
-    return LoadedIndex(folder, manifest, articles, passages, vectors, sentence_vectors, dense, lexical)
+    return LoadedIndex(folder, manifest, articles, passages, vectors, sentence_vectors, fingerprints, dense, lexical)
 
 
 def staleness(manifest: dict, indexed: dict[str, str], seeds_dir: Path, params: BuildParams, *,
@@ -400,6 +404,20 @@ def _stack(blocks: list[np.ndarray], dimension: int, dtype: type) -> np.ndarray:
     return np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=dtype)
 
 
+def _sentence_texts(out: _Assembly, count: int) -> list[str]:
+    """The text of every distinct sentence row, read off the assembled passages."""
+    texts: list[str] = [""] * count
+    ptr = [0, *out.sentence_ptr]
+    article, text = -1, ""
+    for passage, (position, _, _) in enumerate(out.spans):
+        if position != article:  # an article's passages are consecutive: decode each text once
+            meta = out.metas[position]
+            article, text = position, bytes(out.texts[meta.text_offset : meta.text_offset + meta.text_bytes]).decode("utf-8")
+        for start, end, row in out.sentence_spans[ptr[passage] : ptr[passage + 1]]:
+            texts[row] = text[start:end]
+    return texts
+
+
 def _write_build(folder: Path, out: _Assembly, vectors: np.ndarray, sentence_vectors: np.ndarray,
                  dense: VectorIndex, lexical: LexicalIndex, params: BuildParams, skipped: list[Skipped]) -> None:
     folder.mkdir(parents=True)
@@ -410,6 +428,7 @@ def _write_build(folder: Path, out: _Assembly, vectors: np.ndarray, sentence_vec
     np.save(folder / "sentence_spans.npy", np.array(out.sentence_spans, dtype=np.int64).reshape(-1, 3))
     np.save(folder / "vectors.npy", vectors)
     np.save(folder / "sentences.npy", sentence_vectors)
+    Fingerprints.compute(_sentence_texts(out, len(sentence_vectors))).save(folder)
     if dense.persisted:
         dense.save(folder / "dense.faiss")
     lexical.save(folder / "bm25")

@@ -61,7 +61,9 @@ def test_whole_array_length_and_errors(arrays):
 
 def test_small_files_are_memory_mapped_and_large_ones_read_by_rows(tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((10, 4), dtype=np.float32))
-    assert isinstance(open_array(tmp_path / "a.npy"), np.memmap)
+    small = open_array(tmp_path / "a.npy")
+    assert isinstance(small.base, np.memmap)  # mapped, not read into memory
+    assert type(small[2:5]) is np.ndarray  # slices are plain arrays (a memmap per slice is slow)
     assert isinstance(open_array(tmp_path / "a.npy", mmap_below=0), DiskArray)
 
 

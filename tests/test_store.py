@@ -98,6 +98,27 @@ def test_changing_one_article_re_embeds_only_its_passages(fresh_settings, embedd
     assert unchanged == {s: first.indexed_at[s] for s in unchanged}
 
 
+def test_every_sentence_keeps_its_own_words_after_an_incremental_build(fresh_settings, embedder):
+    """Quoting reads each sentence's words from the index: a row must never get another sentence's."""
+    from bot.fingerprints import leans_back, term_keys
+
+    first, _ = _build(fresh_settings, embedder)
+    (fresh_settings.seeds_dir / "000_first.txt").write_text(
+        "A new first article\n\nOfficials said the talks in Muscat would resume. They did not say when.\n",
+        encoding="utf-8",
+    )
+    second, _ = _build(fresh_settings, embedder, previous=first)  # every old row moves down
+    checked = 0
+    for row in range(len(second.passages)):
+        passage = second.passages[row]
+        text = second.articles[passage.source].text
+        for (start, end), sentence_row in zip(passage.sentences, second.sentence_rows[row]):
+            assert second.fingerprints.terms_of(sentence_row) == term_keys(text[start:end])
+            assert second.fingerprints.leans_back(sentence_row) == leans_back(text[start:end])
+            checked += 1
+    assert checked > 50 and len(second.fingerprints) == second.manifest["counts"]["sentences"]
+
+
 def test_removed_and_added_articles_are_reported(fresh_settings, embedder):
     first, _ = _build(fresh_settings, embedder)
     (fresh_settings.seeds_dir / "000_389047a5565d4974.txt").unlink()

@@ -1,0 +1,97 @@
+"""Each sentence's hashed words, as stored at build time, against the plain definitions they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from bot.fingerprints import Fingerprints, coverage, leans_back, term_keys
+from bot.lexical import stem_terms
+
+
+def _shares_six_words(a: str, b: str) -> bool:
+    """The definition: six consecutive words (case-insensitive) found in both."""
+    import re
+
+    def runs(text: str) -> set[tuple[str, ...]]:
+        words = re.findall(r"\w+", text.lower())
+        return set(zip(*(words[i:] for i in range(6))))
+
+    return bool(runs(a) & runs(b))
+
+
+SENTENCES = [
+    "Trump said the United States will no longer help Iraq if Maliki returns.",
+    "In a post, the president wrote that the United States Will No Longer Help Iraq.",
+    "US and Iranian officials held talks in Oman.",
+    "Some of those militias backed him.",
+    "Short one.",
+    "",
+    "Talks, talks, talks: officials met officials in Muscat, Oman's capital, on Friday.",
+]
+
+
+def test_terms_are_the_stemmed_content_words_bm25_sees():
+    prints = Fingerprints.compute(SENTENCES)
+    for row, sentence in enumerate(SENTENCES):
+        assert prints.terms_of(row) == term_keys(sentence)
+        assert len(prints.terms_of(row)) == len(set(stem_terms(sentence)))
+
+
+def test_question_coverage_counts_shared_stems():
+    prints = Fingerprints.compute(SENTENCES)
+    # "talks" and "talk" share a stem; "held" and "Oman" are there; "Qatar" and "Friday" are not.
+    assert coverage(term_keys("The talk held in Oman or Qatar on Friday?"), prints.terms_of(2)) == 3 / 5
+    assert coverage(term_keys("the of and"), prints.terms_of(2)) == 0.0  # only stopwords: nothing to cover
+
+
+def test_a_shared_six_word_run_is_found_whatever_the_case_and_punctuation():
+    prints = Fingerprints.compute(SENTENCES)
+    assert not prints.runs_of(0).isdisjoint(prints.runs_of(1))  # "will no longer help Iraq ..." in both
+    assert prints.runs_of(0).isdisjoint(prints.runs_of(2))
+    assert prints.runs_of(4) == frozenset()  # fewer than six words: no run at all
+
+
+def test_runs_never_span_two_sentences():
+    # The last five words of one sentence and the first of the next are not a run of either.
+    prints = Fingerprints.compute(["one two three four five", "six seven eight nine ten eleven"])
+    across = Fingerprints.compute(["one two three four five six"])
+    assert prints.runs_of(0) == frozenset()
+    assert across.runs_of(0).isdisjoint(prints.runs_of(1))
+    assert len(prints.runs_of(1)) == 1
+
+
+def test_the_same_words_in_another_order_are_not_the_same_run():
+    prints = Fingerprints.compute([
+        "Maliki will not return as prime minister", "He said Maliki will not return as prime minister.",
+        "prime as return not will Maliki",  # the words of its first run, reversed
+    ])
+    assert not prints.runs_of(0).isdisjoint(prints.runs_of(1))
+    assert prints.runs_of(0).isdisjoint(prints.runs_of(2))
+
+
+def test_lean_back_flags_match_the_rule():
+    prints = Fingerprints.compute(SENTENCES)
+    assert [prints.leans_back(row) for row in range(len(SENTENCES))] == [leans_back(s) for s in SENTENCES]
+    assert prints.leans_back(3) and prints.leans_back(4) and not prints.leans_back(2)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab cd ef gh. ,ÉÀ"), max_size=60), min_size=2, max_size=6))
+def test_shared_runs_agree_with_the_definition_on_generated_text(texts):
+    prints = Fingerprints.compute(texts)
+    for i in range(len(texts)):
+        for j in range(len(texts)):
+            shared = not prints.runs_of(i).isdisjoint(prints.runs_of(j))
+            assert shared == _shares_six_words(texts[i], texts[j])
+
+
+def test_saved_fingerprints_load_identical(tmp_path):
+    prints = Fingerprints.compute(SENTENCES)
+    prints.save(tmp_path)
+    loaded = Fingerprints.load(tmp_path)
+    assert len(loaded) == len(SENTENCES)
+    for row in range(len(SENTENCES)):
+        assert loaded.terms_of(row) == prints.terms_of(row)
+        assert loaded.runs_of(row) == prints.runs_of(row)
+    assert np.array_equal(loaded.leans, prints.leans)
