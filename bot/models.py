@@ -7,7 +7,9 @@ newline translation, a BOM counts as one character), so `file_text[start:end] ==
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +25,23 @@ class Article:
 
     def paragraph_at(self, offset: int) -> int:
         """1-based paragraph number of the body line holding `offset` (blank and dateline lines skipped)."""
-        number = 0
-        position = self.body_start
-        for line in self.text[self.body_start :].splitlines(keepends=True):
-            if line.strip():
-                number += 1
-            position += len(line)
-            if offset < position:
-                return max(number, 1)
-        return max(number, 1)
+        line_ends, paragraphs = _paragraph_lines(self.text, self.body_start)
+        line = bisect_right(line_ends, offset)
+        return max(paragraphs[line] if line < len(line_ends) else paragraphs[-1], 1)
+
+
+@lru_cache(maxsize=4096)
+def _paragraph_lines(text: str, body_start: int) -> tuple[list[int], list[int]]:
+    """(end offset of each body line, paragraph number at that line): worked out once per article,
+    since a reply may cite dozens of passages of the same few articles."""
+    line_ends, paragraphs = [], []
+    position, number = body_start, 0
+    for line in text[body_start:].splitlines(keepends=True):
+        number += bool(line.strip())
+        position += len(line)
+        line_ends.append(position)
+        paragraphs.append(number)
+    return line_ends, paragraphs or [0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,10 @@ def _quote_json(rank: int, quote: Quote) -> dict:
         "end": quote.end,
         "score": quote.score,
         "paragraph": quote.paragraph,
-        "also_in": [asdict(c) for c in quote.also_in],
+        "also_in": [  # spelled out: dataclasses.asdict deep-copies, and a quote may carry dozens
+            {"source": c.source, "title": c.title, "start": c.start, "end": c.end, "paragraph": c.paragraph}
+            for c in quote.also_in
+        ],
     }
 
 

@@ -258,3 +258,16 @@ def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
     a_file.write_text(GOOD, encoding="utf-8")
     with pytest.raises(NotADirectoryError, match="file.txt"):
         load(a_file)
+
+
+def test_paragraph_numbers_count_the_non_blank_body_lines_of_a_seed_article():
+    article = load_articles(SEEDS, max_file_bytes=5_000_000)[0][0]
+    body = article.text[article.body_start :]
+    position, expected = article.body_start, 0
+    for line in body.splitlines(keepends=True):
+        if line.strip():
+            expected += 1
+            for offset in (position, position + len(line) - 1):  # first and last character of the line
+                assert article.paragraph_at(offset) == expected
+        position += len(line)
+    assert expected > 10 and article.paragraph_at(len(article.text) + 5) == expected
