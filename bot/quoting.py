@@ -139,41 +139,50 @@ def pick_quotes(
     return [_cite_elsewhere(quote, candidate, pool, params.shared_run_cosine) for quote, candidate in chosen]
 
 
-def _overlaps(a: _Candidate, b: _Candidate) -> bool:
-    return a.source == b.source and a.start < b.end and b.start < a.end
-
-
 def _select(
-    candidates: list[_Candidate], articles: dict[str, Article], k: int, params: QuoteParams
+    candidates: list[_Candidate], articles: Mapping[str, Article], k: int, params: QuoteParams
 ) -> list[tuple[Quote, _Candidate]]:
-    """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation."""
-    remaining = sorted(candidates, key=lambda c: -c.score)
-    chosen: list[_Candidate] = []
-    also: list[list[Citation]] = []
-    while remaining and len(chosen) < k:
-        def mmr(c: _Candidate) -> float:
-            similarity = max((float(c.vector @ q.vector) for q in chosen), default=0.0)
-            return c.score - params.diversity * max(similarity, 0.0)
+    """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation.
 
-        pick = max(remaining, key=mmr)
-        remaining.remove(pick)
-        chosen.append(pick)
+    Every pairwise cosine comes from one matrix product; only the candidates close enough to a
+    pick (or overlapping it) are looked at one by one.
+    """
+    candidates = sorted(candidates, key=lambda c: -c.score)
+    if not candidates:
+        return []
+    similarity = (vectors := np.stack([c.vector for c in candidates])) @ vectors.T
+    scores = np.array([c.score for c in candidates])
+    sources = {source: i for i, source in enumerate(dict.fromkeys(c.source for c in candidates))}
+    source_ids = np.array([sources[c.source] for c in candidates])
+    starts = np.array([c.start for c in candidates])
+    ends = np.array([c.end for c in candidates])
+    alive = np.ones(len(candidates), dtype=bool)
+    penalty = np.zeros(len(candidates))  # each candidate's likeness to the closest quote chosen so far
+    picks: list[int] = []
+    also: list[list[Citation]] = []
+    while alive.any() and len(picks) < k:
+        pick = int(np.argmax(np.where(alive, scores - params.diversity * penalty, -np.inf)))
+        alive[pick] = False
+        picks.append(pick)
         also.append([])
+        penalty = np.maximum(penalty, np.maximum(similarity[pick], 0.0))
         # Everything that says the same thing is folded into this quote now, so it never takes a slot.
-        for other in list(remaining):
-            cosine = float(other.vector @ pick.vector)
-            same = _overlaps(other, pick) or cosine >= params.duplicate_cosine or (
-                cosine >= params.shared_run_cosine and not pick.runs().isdisjoint(other.runs())
+        overlapping = (source_ids == source_ids[pick]) & (starts < ends[pick]) & (starts[pick] < ends)
+        near = alive & (overlapping | (similarity[pick] >= min(params.shared_run_cosine, params.duplicate_cosine)))
+        for other in np.flatnonzero(near).tolist():  # in score order
+            same = bool(overlapping[other]) or similarity[pick, other] >= params.duplicate_cosine or (
+                not candidates[pick].runs().isdisjoint(candidates[other].runs())
             )
             if not same:
                 continue
-            remaining.remove(other)
-            cited = {pick.source, *(c.source for c in also[-1])}
-            if other.source not in cited:
-                article = articles[other.source]
+            alive[other] = False
+            found = candidates[other]
+            if found.source not in {candidates[pick].source, *(c.source for c in also[-1])}:
+                article = articles[found.source]
                 also[-1].append(
-                    Citation(other.source, article.title, other.start, other.end, article.paragraph_at(other.start))
+                    Citation(found.source, article.title, found.start, found.end, article.paragraph_at(found.start))
                 )
+    chosen = [candidates[i] for i in picks]
     return [
         (Quote(
             text=articles[c.source].text[c.start : c.end], source=c.source, title=articles[c.source].title,
