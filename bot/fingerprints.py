@@ -42,6 +42,7 @@ _RUN_MULTIPLIERS = np.array(
      for i in range(SHARED_RUN)],
     dtype=np.uint64,
 )
+BLOCK = 50_000  # sentences hashed together
 FILES = ("term_ptr.npy", "terms.npy", "run_ptr.npy", "runs.npy", "leans_back.npy")
 
 
@@ -88,6 +89,15 @@ def _grouped_unique(groups: np.ndarray, values: np.ndarray, count: int) -> tuple
     return ptr, values
 
 
+def _join_ptrs(ptrs: list[np.ndarray]) -> np.ndarray:
+    """CSR pointers of consecutive blocks as one: each block's offsets shifted by what came before."""
+    joined, offset = [ptrs[0]], int(ptrs[0][-1])
+    for ptr in ptrs[1:]:
+        joined.append(ptr[1:] + offset)
+        offset += int(ptr[-1])
+    return np.concatenate(joined)
+
+
 @dataclass(slots=True)
 class Fingerprints:
     """Row r of the sentence vectors -> its term hashes, run hashes and lean-back flag."""
@@ -100,8 +110,23 @@ class Fingerprints:
 
     @classmethod
     def compute(cls, sentences: Sequence[str], run: int = SHARED_RUN) -> "Fingerprints":
-        """One pass of regex and stemmer over the texts; hashing and deduplication in numpy."""
+        """A block of sentences at a time, so a million passages never hold their words as Python ints at once."""
         hashes, term_hashes = _WordHashes(), _TermHashes()
+        blocks = [
+            cls._compute_block(sentences[i : i + BLOCK], hashes, term_hashes, run)
+            for i in range(0, len(sentences), BLOCK)
+        ] or [cls._compute_block([], hashes, term_hashes, run)]
+        return cls(
+            _join_ptrs([b.term_ptr for b in blocks]), np.concatenate([b.terms for b in blocks]),
+            _join_ptrs([b.run_ptr for b in blocks]), np.concatenate([b.runs for b in blocks]),
+            np.concatenate([b.leans for b in blocks]),
+        )
+
+    @classmethod
+    def _compute_block(
+        cls, sentences: Sequence[str], hashes: _WordHashes, term_hashes: _TermHashes, run: int
+    ) -> "Fingerprints":
+        """One pass of regex and stemmer over the texts; hashing and deduplication in numpy."""
         words: list[int] = []
         word_rows: list[int] = []
         terms: list[int] = []

@@ -95,3 +95,14 @@ def test_saved_fingerprints_load_identical(tmp_path):
         assert loaded.terms_of(row) == prints.terms_of(row)
         assert loaded.runs_of(row) == prints.runs_of(row)
     assert np.array_equal(loaded.leans, prints.leans)
+
+
+def test_hashing_in_blocks_gives_the_same_arrays_as_one_pass(monkeypatch):
+    import bot.fingerprints as fingerprints
+
+    whole = Fingerprints.compute(SENTENCES * 3)
+    monkeypatch.setattr(fingerprints, "BLOCK", 2)  # blocks end mid-list, runs must not leak across them
+    blocked = Fingerprints.compute(SENTENCES * 3)
+    for name in ("term_ptr", "terms", "run_ptr", "runs", "leans"):
+        assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name
+    assert len(Fingerprints.compute([])) == 0
