@@ -3,8 +3,8 @@
 Quoting asks three word-level questions of every sentence it looks at: which of the question's
 content words it contains (term coverage), whether it repeats a run of six words from another
 quote (the same statement), and whether it leans on the sentence before. Answered with a regular
-expression and a stemmer per sentence per question, they cost more than the rest of an answer
-together (about 2 ms a question on SciFact, half an encode). Here every distinct sentence's stemmed
+expression and a stemmer per sentence per question, they cost about 2 ms a question on SciFact,
+as much as the whole search and half an encode. Here every distinct sentence's stemmed
 content words and six-word runs are hashed into two CSR arrays at build time; a question then
 compares a few dozen small integer sets.
 
