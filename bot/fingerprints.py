@@ -55,9 +55,14 @@ def term_keys(text: str) -> frozenset[int]:
     return frozenset(word_hash(term) for term in stem_terms(text))
 
 
-def leans_back(sentence: str) -> bool:
-    """A sentence that needs the one before it to be understood, or says too little alone."""
-    return bool(_LEANS_BACK.match(sentence)) or len(WORD.findall(sentence)) < MIN_WORDS
+def leans_back(sentence: str, word_count: int | None = None) -> bool:
+    """A sentence that needs the one before it to be understood, or says too little alone.
+
+    `word_count` saves counting again when the caller has already split the sentence into words.
+    """
+    if word_count is None:
+        word_count = len(WORD.findall(sentence))
+    return bool(_LEANS_BACK.match(sentence)) or word_count < MIN_WORDS
 
 
 class _WordHashes(dict):
@@ -139,7 +144,7 @@ class Fingerprints:
             sentence_terms = [term for term in map(term_hashes.__getitem__, sentence_words) if term is not None]
             terms += sentence_terms
             term_rows += [row] * len(sentence_terms)
-            leans[row] = bool(_LEANS_BACK.match(sentence)) or len(sentence_words) < MIN_WORDS
+            leans[row] = leans_back(sentence, len(sentence_words))
         word_hashes = np.array(words, dtype=np.uint64)
         rows = np.array(word_rows, dtype=np.int64)
         starts = max(len(word_hashes) - run + 1, 0)
