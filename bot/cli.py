@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 from .config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from .engine import Engine, Progress
+    from .engine.engine import Engine, Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -110,9 +110,9 @@ def _progress() -> "Progress | None":
 
 
 def open_engine(settings: Settings) -> "Engine":
-    from .embedding import EmbeddingError
-    from .engine import Engine
-    from .store import BuildLocked, IndexUnavailable
+    from .engine.embedding import EmbeddingError
+    from .engine.engine import Engine
+    from .engine.store import BuildLocked, IndexUnavailable
 
     try:
         return Engine.open(settings, progress=_progress())
@@ -124,9 +124,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     """Always a fresh build; unchanged passages come from the embedding cache, so it is cheap."""
     import time
 
-    from . import store
-    from .embedding import EmbeddingError, make_embedder
-    from .engine import build_params
+    from .engine import store
+    from .engine.embedding import EmbeddingError, make_embedder
+    from .engine.engine import build_params
 
     settings = _settings(args)
     started = time.perf_counter()
@@ -199,9 +199,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from . import render, store
-    from .engine import build_params, sources_report
-    from .models import IndexedArticle
+    from . import render
+    from .engine import store
+    from .engine.engine import build_params, sources_report
+    from .engine.models import IndexedArticle
 
     settings = _settings(args)
     try:

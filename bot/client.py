@@ -23,7 +23,7 @@ from .checks import UserCooldowns, describe
 
 if TYPE_CHECKING:
     from .config import Settings
-    from .engine import Engine
+    from .engine.engine import Engine
 
 log = logging.getLogger(__name__)
 

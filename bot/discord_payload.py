@@ -40,7 +40,7 @@ from typing import Any
 
 import discord
 
-from .models import Answer, Citation, Quote, ReindexReport, SourcesReport
+from .engine.models import Answer, Citation, Quote, ReindexReport, SourcesReport
 
 # --- every non-quoted word the bot can say -------------------------------------------------------
 from .render import DECLINE, EMPTY_QUESTION, NO_INDEX  # noqa: E402  (shared with the terminal)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from .models import Answer, Citation, Quote, SourcesReport
+from .engine.models import Answer, Citation, Quote, SourcesReport
 
 DECLINE = "No article in the index answers that."
 EMPTY_QUESTION = "Ask a question about the articles."

@@ -32,7 +32,7 @@ def onnx_cache(tmp_path_factory) -> Path:
 def embedder(onnx_cache):
     """The embedder the default settings pick: what users get."""
     from bot.config import load_settings
-    from bot.embedding import make_embedder
+    from bot.engine.embedding import make_embedder
 
     model = make_embedder(load_settings(onnx_cache_dir=onnx_cache))
     model.encode(["warm up"])
@@ -42,7 +42,7 @@ def embedder(onnx_cache):
 @pytest.fixture(scope="session")
 def torch_embedder():
     """The fallback backend, and the reference the int8 export is checked against."""
-    from bot.embedding import SentenceTransformerEmbedder
+    from bot.engine.embedding import SentenceTransformerEmbedder
 
     model = SentenceTransformerEmbedder()
     model.encode(["warm up"])
@@ -67,7 +67,7 @@ def settings(seeds_copy, tmp_path_factory):
 @pytest.fixture(scope="session")
 def engine(settings, embedder):
     """The real engine over the three launch articles: real model, real FAISS, real BM25."""
-    from bot.engine import Engine
+    from bot.engine.engine import Engine
 
     return Engine.open(settings, embedder=embedder)
 

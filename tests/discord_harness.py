@@ -13,7 +13,7 @@ the only thing replaced is the HTTP layer:
 both record every request with its JSON body and answer with plausible Discord JSON, so the
 library code between the cogs and the wire runs unmodified.
 
-`FakeEngine` stands in for `bot.engine.Engine` until the real one lands; its quotes are exact
+`FakeEngine` stands in for `bot.engine.engine.Engine` until the real one lands; its quotes are exact
 slices of the seed files. `GatedEngine` wraps *any* engine (fake or real) so a rebuild pauses
 inside its progress callback until a test opens the gate.
 """
@@ -38,8 +38,8 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot.client import QuoteBot, create_bot
 from bot.config import Settings
-from bot.engine import ReindexInProgress
-from bot.models import (
+from bot.engine.engine import ReindexInProgress
+from bot.engine.models import (
     Answer,
     Article,
     Citation,
@@ -496,7 +496,7 @@ TOPIC_WORDS = frozenset(
 
 
 class FakeEngine:
-    """Stand-in for `bot.engine.Engine`: same interface, canned answers from the real seed text.
+    """Stand-in for `bot.engine.engine.Engine`: same interface, canned answers from the real seed text.
 
     Questions mentioning a topic word get quotes; others are declined. A rebuild swaps the
     'old' quote set for the 'new' one, so tests can tell which index answered.

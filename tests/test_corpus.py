@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import corpus
-from bot.corpus import fingerprint, load_articles
-from bot.models import Skipped
-from bot.passages import make_passages
+from bot.engine import corpus
+from bot.engine.corpus import fingerprint, load_articles
+from bot.engine.models import Skipped
+from bot.engine.passages import make_passages
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 LIMIT = 10_000
@@ -136,7 +136,7 @@ def test_unusable_files_are_skipped_and_named(
     seeds: Path, caplog: pytest.LogCaptureFixture, name: str, content: bytes, reason_has: list[str]
 ) -> None:
     (seeds / name).write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="bot.corpus"):
+    with caplog.at_level(logging.WARNING, logger="bot.engine.corpus"):
         articles, skipped = load(seeds)
     assert [a.source for a in articles] == ["good.txt"]
     assert [item.source for item in skipped] == [name]

@@ -4,7 +4,7 @@ Interactions enter through discord.py's own INTERACTION_CREATE handler and messa
 `bot.dispatch`; only the HTTP layer is fake (see tests/discord_harness.py). Every test's recorded
 traffic is checked by the `fake` fixture: nothing pings anybody and every body fits Discord.
 
-The engine: `FakeEngine` until bot.engine.Engine lands. Tests written against the `bot_engine`
+The engine: `FakeEngine` until bot.engine.engine.Engine lands. Tests written against the `bot_engine`
 fixture (ask, mention, dev questions, questions during a reindex, event-loop heartbeat) only
 compare the bot's output with `message_body(engine.ask(q))`, so flipping USE_REAL_ENGINE runs
 them on the real index built from seeds/.
@@ -30,8 +30,8 @@ from bot import discord_payload as dp
 from bot.client import LOGIN_FAILED, ShardedQuoteBot, command_payloads, create_bot, run_bot
 from bot.cogs import admin as admin_cog
 from bot.discord_payload import message_body
-from bot.engine import ReindexInProgress
-from bot.models import Answer, Quote, ReindexReport
+from bot.engine.engine import ReindexInProgress
+from bot.engine.models import Answer, Quote, ReindexReport
 from conftest import DEV_QA
 from discord_harness import (
     ADMIN_ROLE_ID,

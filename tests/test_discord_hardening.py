@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, event, example, given, settings, strategies 
 from bot import discord_payload as dp
 from bot.config import Settings, load_settings
 from bot.discord_payload import message_body
-from bot.engine import Engine
+from bot.engine.engine import Engine
+from bot.engine.models import Answer, Quote
 from bot.loadtest import LoadReport, classify, run_load
-from bot.models import Answer, Quote
 from conftest import DEV_QA
 from discord_harness import (
     BOT_ID,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import discord_payload as dp
-from bot.models import Answer, Citation, IndexedArticle, Quote, ReindexReport, Skipped, SourcesReport
+from bot.engine.models import Answer, Citation, IndexedArticle, Quote, ReindexReport, Skipped, SourcesReport
 from discord_harness import SEEDS, FakeEngine, load_seed
 
 NONE = {"parse": []}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bot.diskarray import DiskArray, open_array
+from bot.engine.diskarray import DiskArray, open_array
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +79,8 @@ def test_an_index_read_by_rows_answers_exactly_like_a_memory_mapped_one(engine, 
     """What a million-passage index does, on the launch articles: every large array read by rows."""
     import json
 
-    from bot import diskarray, store
-    from bot.engine import Engine
+    from bot.engine import diskarray, store
+    from bot.engine.engine import Engine
     from conftest import DEV_QA
 
     monkeypatch.setattr(diskarray, "MMAP_BELOW", 0)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bot.config import BUNDLED_MODEL, load_settings
-from bot.embedding import (
+from bot.engine.embedding import (
     MODELS_DIR,
     EmbeddingError,
     OnnxInt8Embedder,

@@ -78,7 +78,7 @@ def test_also_in_citations_point_at_the_statement_in_the_other_files(engine, set
 
 
 def test_quotes_are_a_sentence_or_two_not_whole_passages(engine):
-    from bot.passages import split_sentences
+    from bot.engine.passages import split_sentences
 
     rows = [r for r in _rows(DEV_QA) + _rows(EXTRA_QA) if r["answerable"]]
     counts = sorted(len(split_sentences(q.text)) for r in rows for q in engine.ask(r["question"]).quotes)
@@ -130,8 +130,8 @@ def test_every_quote_is_an_exact_slice_for_generated_questions(engine, settings,
 
 def test_opening_loads_the_model_so_the_first_question_is_answered_at_once(engine, settings):
     """The bot connects after Engine.open: the model must be in memory by then, not loaded by the first /ask."""
-    from bot.embedding import make_embedder
-    from bot.engine import Engine
+    from bot.engine.embedding import make_embedder
+    from bot.engine.engine import Engine
 
     fresh = make_embedder(settings)
     assert "model" not in vars(fresh)  # lazy until asked for
@@ -142,7 +142,7 @@ def test_opening_loads_the_model_so_the_first_question_is_answered_at_once(engin
 def test_a_shared_stock_phrase_is_not_the_same_statement_but_a_repeated_quote_is(tmp_path, embedder):
     """Six words in a row make one statement only when the sentences also mean the same thing."""
     from bot.config import load_settings
-    from bot.engine import Engine
+    from bot.engine.engine import Engine
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from bot.fingerprints import Fingerprints, coverage, leans_back, term_keys
-from bot.lexical import stem_terms
+from bot.engine.fingerprints import Fingerprints, coverage, leans_back, term_keys
+from bot.engine.lexical import stem_terms
 
 
 def _shares_six_words(a: str, b: str) -> bool:
@@ -98,7 +98,7 @@ def test_saved_fingerprints_load_identical(tmp_path):
 
 
 def test_hashing_in_blocks_gives_the_same_arrays_as_one_pass(monkeypatch):
-    import bot.fingerprints as fingerprints
+    import bot.engine.fingerprints as fingerprints
 
     whole = Fingerprints.compute(SENTENCES * 3)
     monkeypatch.setattr(fingerprints, "BLOCK", 2)  # blocks end mid-list, runs must not leak across them

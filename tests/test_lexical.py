@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from bot.lexical import top_rows
+from bot.engine.lexical import top_rows
 
 from conftest import DEV_QA
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.corpus import load_articles
-from bot.models import Article
-from bot.passages import estimate_tokens, make_passages, split_sentences
+from bot.engine.corpus import load_articles
+from bot.engine.models import Article
+from bot.engine.passages import estimate_tokens, make_passages, split_sentences
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

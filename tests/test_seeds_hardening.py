@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from bot import store
 from bot.config import load_settings
-from bot.engine import Engine, build_params
+from bot.engine import store
+from bot.engine.engine import Engine, build_params
 
 
 class HashEmbedder:

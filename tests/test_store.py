@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import store
-from bot.engine import Engine, build_params
+from bot.engine import store
+from bot.engine.engine import Engine, build_params
 
 from conftest import REPO
 
@@ -100,7 +100,7 @@ def test_changing_one_article_re_embeds_only_its_passages(fresh_settings, embedd
 
 def test_every_sentence_keeps_its_own_words_after_an_incremental_build(fresh_settings, embedder):
     """Quoting reads each sentence's words from the index: a row must never get another sentence's."""
-    from bot.fingerprints import leans_back, term_keys
+    from bot.engine.fingerprints import leans_back, term_keys
 
     first, _ = _build(fresh_settings, embedder)
     (fresh_settings.seeds_dir / "000_first.txt").write_text(

@@ -21,7 +21,7 @@ from discord.ext import commands
 from .. import checks
 from .. import discord_payload as payload
 from ..client import respond_ephemeral
-from ..engine import ReindexInProgress
+from ..engine.engine import ReindexInProgress
 
 if TYPE_CHECKING:
     from ..client import QuoteBot

@@ -25,7 +25,7 @@ from ..client import PUBLIC_THINKING, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
     from ..client import QuoteBot
-    from ..models import Answer
+    from ..engine.models import Answer
 
 log = logging.getLogger(__name__)
 

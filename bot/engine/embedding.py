@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from .config import BUNDLED_MODEL
+from ..config import BUNDLED_MODEL
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from .config import Settings
+    from ..config import Settings
 
 log = logging.getLogger(__name__)
 

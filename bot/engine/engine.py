@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from . import store
 from .ann import serve_single_threaded
-from .config import Settings
+from ..config import Settings
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
 from .models import Answer, IndexedArticle, ReindexReport, SourcesReport
