@@ -181,7 +181,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     def one(question: str) -> str:
         answer = engine.ask(question, k=args.k, abstain=not args.no_abstain)
         if args.discord:
-            from .discord_payload import message_body
+            from .discord.payload import message_body
 
             return json.dumps(message_body(answer), ensure_ascii=False)
         if args.json or questions is None:
@@ -224,7 +224,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.dry_run:
-        from .client import command_payloads
+        from .discord.client import command_payloads
 
         print(json.dumps(command_payloads(settings), indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -233,7 +233,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     import discord
 
-    from .client import LOGIN_FAILED, sync_commands
+    from .discord.client import LOGIN_FAILED, sync_commands
 
     try:
         names = asyncio.run(sync_commands(settings, args.guild))
@@ -254,7 +254,7 @@ def _token(settings: Settings) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _token(settings)
-    from .client import run_bot
+    from .discord.client import run_bot
 
     return run_bot(settings, open_engine(settings))
 

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import discord_payload as payload
+from .discord import payload
 
 OUTCOMES = ("answered", "declined", "busy", "cooldown", "error", "other", "missing")
 

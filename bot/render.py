@@ -1,7 +1,7 @@
 """Answer -> what a person reads in a terminal, or the JSON a program reads.
 
 The only words here that are not quotes are the constants below; quotes are printed exactly as
-sliced from their files (the Discord body lives in `discord_payload`, built from the same Answer).
+sliced from their files (the Discord body lives in `bot.discord.payload`, built from the same Answer).
 """
 
 from __future__ import annotations

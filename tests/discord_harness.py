@@ -36,7 +36,7 @@ import discord
 import pytest
 from discord.webhook.async_ import AsyncWebhookAdapter
 
-from bot.client import QuoteBot, create_bot
+from bot.discord.client import QuoteBot, create_bot
 from bot.config import Settings
 from bot.engine.engine import ReindexInProgress
 from bot.engine.models import (

@@ -26,10 +26,10 @@ import discord
 import pytest
 from discord.ext import commands
 
-from bot import discord_payload as dp
-from bot.client import LOGIN_FAILED, ShardedQuoteBot, command_payloads, create_bot, run_bot
-from bot.cogs import admin as admin_cog
-from bot.discord_payload import message_body
+from bot.discord import payload as dp
+from bot.discord.client import LOGIN_FAILED, ShardedQuoteBot, command_payloads, create_bot, run_bot
+from bot.discord.cogs import admin as admin_cog
+from bot.discord.payload import message_body
 from bot.engine.engine import ReindexInProgress
 from bot.engine.models import Answer, Quote, ReindexReport
 from conftest import DEV_QA

@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
-from bot import discord_payload as dp
+from bot.discord import payload as dp
 from bot.config import Settings, load_settings
-from bot.discord_payload import message_body
+from bot.discord.payload import message_body
 from bot.engine.engine import Engine
 from bot.engine.models import Answer, Quote
 from bot.loadtest import LoadReport, classify, run_load

@@ -1,6 +1,6 @@
 """The Discord message bodies: only quotes and constants, inert text, always within Discord's limits.
 
-These are pure tests of `bot.discord_payload`; hypothesis throws hostile article text at it
+These are pure tests of `bot.discord.payload`; hypothesis throws hostile article text at it
 (mass mentions, role/user/channel mentions, masked links, code fences, RTL and zero-width
 characters, 10,000-character runs) and checks every body against Discord's limits.
 """
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import discord_payload as dp
+from bot.discord import payload as dp
 from bot.engine.models import Answer, Citation, IndexedArticle, Quote, ReindexReport, Skipped, SourcesReport
 from discord_harness import SEEDS, FakeEngine, load_seed
 

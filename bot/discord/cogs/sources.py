@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import checks
-from .. import discord_payload as payload
+from .. import payload
 
 if TYPE_CHECKING:
     from ..client import QuoteBot

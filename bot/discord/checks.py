@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 T = TypeVar("T")
 

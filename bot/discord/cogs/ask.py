@@ -20,12 +20,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import checks
-from .. import discord_payload as payload
+from .. import payload
 from ..client import PUBLIC_THINKING, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
     from ..client import QuoteBot
-    from ..engine.models import Answer
+    from ...engine.models import Answer
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import checks
-from .. import discord_payload as payload
+from .. import payload
 from ..client import respond_ephemeral
-from ..engine.engine import ReindexInProgress
+from ...engine.engine import ReindexInProgress
 
 if TYPE_CHECKING:
     from ..client import QuoteBot

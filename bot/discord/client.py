@@ -18,16 +18,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from . import discord_payload as payload
+from . import payload
 from .checks import UserCooldowns, describe
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .engine.engine import Engine
+    from ..config import Settings
+    from ..engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.cogs.ask", "bot.cogs.sources", "bot.cogs.admin")
+COGS = ("bot.discord.cogs.ask", "bot.discord.cogs.sources", "bot.discord.cogs.admin")
 LOGIN_FAILED = "Discord refused the token (DISCORD_TOKEN): check it in the developer portal."
 INTENTS_MISSING = (
     "Discord refused the Message Content intent: enable it for the bot in the developer portal "
@@ -166,7 +166,7 @@ async def sync_tree(bot: commands.Bot, guild_id: int | None) -> list[str]:
 async def build_command_payloads(settings: "Settings | None" = None) -> list[dict[str, Any]]:
     """Async core of `command_payloads` (usable from a running event loop)."""
     if settings is None:
-        from .config import Settings
+        from ..config import Settings
 
         settings = Settings()
     bot = create_bot(settings, None, sync_on_start=False)

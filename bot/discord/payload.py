@@ -40,10 +40,10 @@ from typing import Any
 
 import discord
 
-from .engine.models import Answer, Citation, Quote, ReindexReport, SourcesReport
+from ..engine.models import Answer, Citation, Quote, ReindexReport, SourcesReport
 
 # --- every non-quoted word the bot can say -------------------------------------------------------
-from .render import DECLINE, EMPTY_QUESTION, NO_INDEX  # noqa: E402  (shared with the terminal)
+from ..render import DECLINE, EMPTY_QUESTION, NO_INDEX  # noqa: E402  (shared with the terminal)
 
 BUSY = "I'm answering a lot of questions right now. Please ask again in a moment."
 COOLDOWN = "Please wait {seconds} s before asking again."
