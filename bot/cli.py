@@ -260,7 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from . import evaluation
+    from .tools import evaluation
 
     settings = _settings(args)
     if args.kind == "qa":
@@ -269,7 +269,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
+    from .tools import bench
 
     return bench.run(_settings(args), args)
 

@@ -641,8 +641,8 @@ class GatedEngine:
         return self.inner.reindex(gated)
 
 
-# --- load runs (bot/loadtest.py) ---------------------------------------------------------------------
-from bot.loadtest import Sent  # noqa: E402
+# --- load runs (tests/loadtest.py) -------------------------------------------------------------------
+from loadtest import Sent  # noqa: E402
 
 
 class TimedFakeDiscord(FakeDiscord):
@@ -666,7 +666,7 @@ class TimedFakeDiscord(FakeDiscord):
 
 
 class AskLoad:
-    """`dispatch_one` for `bot.loadtest.run_load`: /ask number i from user USER_ID + i, via the gateway handler.
+    """`dispatch_one` for `loadtest.run_load`: /ask number i from user USER_ID + i, via the gateway handler.
 
     `payloads[i]` keeps each interaction's payload so a test can look up exactly what it got, and
     `started[i]` the loop time it was dispatched.

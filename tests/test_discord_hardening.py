@@ -1,7 +1,7 @@
 """The Discord layer under load and under hostile text, with the real engine.
 
 * Load: 200 concurrent /ask interactions through the real command tree (tests/discord_harness.py)
-  measured by `bot.loadtest.run_load`: one reply each (quotes or a private "busy"), no errors, and
+  measured by `loadtest.run_load`: one reply each (quotes or a private "busy"), no errors, and
   the event loop is never blocked for 100 ms.
   A separate test shows the long-lived heap (model, index) is frozen out of the garbage
   collector's way: a full collection over it stalled the loop for ~300 ms before (see `frozen_heap`).
@@ -31,12 +31,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
-from bot.discord import payload as dp
 from bot.config import Settings, load_settings
+from bot.discord import payload as dp
 from bot.discord.payload import message_body
 from bot.engine.engine import Engine
 from bot.engine.models import Answer, Quote
-from bot.loadtest import LoadReport, classify, run_load
 from conftest import DEV_QA
 from discord_harness import (
     BOT_ID,
@@ -53,6 +52,7 @@ from discord_harness import (
     running_bot,
     slash_payload,
 )
+from loadtest import LoadReport, classify, run_load
 
 REPLY_MENTIONS = {"parse": [], "replied_user": False}  # a reply to a message: and don't ping its author
 LOAD = 200

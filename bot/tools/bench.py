@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import REPO_ROOT, Settings
+from ..config import REPO_ROOT, Settings
 
 SCIFACT = REPO_ROOT.parent / "shared" / "bench" / "scifact"
 NOISE = 0.6  # replicas keep a cosine of about 0.86 to their original: near-duplicates, as in news
@@ -75,10 +75,10 @@ def _questions(limit: int = PROBE_QUESTIONS) -> tuple[list[str], list[str]]:
 
 def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Queue") -> None:
     """Load, answer, and report: fresh process, so RSS and load time belong to this index alone."""
-    from . import render
-    from .engine import store
-    from .engine.embedding import make_embedder
-    from .engine.engine import Engine
+    from .. import render
+    from ..engine import store
+    from ..engine.embedding import make_embedder
+    from ..engine.engine import Engine
 
     embedder = make_embedder(settings)
     embedder.encode(["warm up"])
@@ -153,7 +153,7 @@ def _scifact_seeds(folder: Path, documents: int) -> Path:
 
 def _embedded_texts(index) -> list[str]:
     """Exactly what a build embeds: each passage with its headline, and each distinct sentence."""
-    from .engine.store import embed_text
+    from ..engine.store import embed_text
 
     texts = []
     for row in range(len(index.passages)):
@@ -170,9 +170,9 @@ def _embedded_texts(index) -> list[str]:
 
 def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat: int = 1) -> list[list[str]]:
     """Full build against raw encode of the same texts; then one changed article re-indexed."""
-    from .engine import store
-    from .engine.engine import build_params
-    from .engine.store import EMBED_CHUNK
+    from ..engine import store
+    from ..engine.engine import build_params
+    from ..engine.store import EMBED_CHUNK
 
     seeds = _scifact_seeds(work / "build", documents)
     params = build_params(settings)
@@ -196,7 +196,7 @@ def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat
              f"{build_s:.1f} s ({passages / build_s:.1f} passages/s)", f"{raw_s:.1f} s raw encode ({embedder.name})",
              f"{build_s / raw_s:.2f}x"]]
     if settings.embedding_backend != "torch":  # the build against the torch model it replaces
-        from .engine.embedding import SentenceTransformerEmbedder
+        from ..engine.embedding import SentenceTransformerEmbedder
 
         torch_embedder = SentenceTransformerEmbedder(settings.embedding_model)
         torch_embedder.encode(["warm up"])
@@ -228,8 +228,8 @@ def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat
 
 def _replicate(source_index, target: Path, passages: int, settings: Settings) -> None:
     """A synthetic index of about `passages` rows: real articles and embeddings, copied with noise."""
-    from .engine import store
-    from .engine.engine import build_params
+    from ..engine import store
+    from ..engine.engine import build_params
 
     rng = np.random.default_rng(0)
     metas = source_index.articles.metas
@@ -274,7 +274,7 @@ def kinds_for(scale: int, every_kind: bool) -> list[str]:
 
 def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_index: Path | None,
                   every_kind: bool = False) -> list[list[str]]:
-    from .engine import store
+    from ..engine import store
 
     seeds_questions, scifact_queries = _questions()
     rows = []
@@ -316,13 +316,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from .engine.embedding import make_embedder
-    from .engine.engine import Engine
+    from ..engine.embedding import make_embedder
+    from ..engine.engine import Engine
 
     if not SCIFACT.is_dir():
         print(f"error: the benchmark corpus is not at {SCIFACT}", file=sys.stderr)
         return 2
-    from .engine.embedding import MODELS_DIR
+    from ..engine.embedding import MODELS_DIR
 
     # every probe below has its own index folder: they share one ONNX export rather than each making one
     settings = settings.model_copy(update={"onnx_cache_dir": settings.onnx_cache_dir or settings.index_dir / MODELS_DIR})

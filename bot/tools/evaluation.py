@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .config import Settings
-from .engine.retrieval import FusionParams, Hit, rerank
+from ..config import Settings
+from ..engine.retrieval import FusionParams, Hit, rerank
 
 Ranker = Callable[[list[Hit]], list[Hit]]
 SHIPPED = "hybrid (shipped)"
@@ -73,8 +73,8 @@ def load_qa(path: Path) -> list[dict]:
 
 def qa_report(settings: Settings, rows: list[dict], engine=None) -> tuple[list[QaRow], list[dict]]:
     """Per-pipeline figures and per-question details (for tests and for reading the failures)."""
-    from .engine.engine import Engine
-    from .engine.passages import split_sentences
+    from ..engine.engine import Engine
+    from ..engine.passages import split_sentences
 
     engine = engine or Engine.open(settings)
     live = engine._live  # the evaluation reads the same index the bot answers from
@@ -173,8 +173,8 @@ def materialise_corpus(folder: Path, seeds: Path, *, limit: int | None = None) -
 def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> int:
     import time
 
-    from .engine.embedding import MODELS_DIR
-    from .engine.engine import Engine
+    from ..engine.embedding import MODELS_DIR
+    from ..engine.engine import Engine
 
     for name in ("corpus.jsonl", "queries.jsonl", "qrels-test.tsv"):
         if not (folder / name).is_file():

@@ -6,7 +6,7 @@ reply each (quotes, or a polite "busy") without blocking that loop. This module 
 that, and nothing about *how* an interaction is delivered: the caller passes `dispatch_one`, a
 coroutine that feeds question number `i` to a bot and returns every message the bot sent for it,
 each with the loop time it was sent. The tests supply one built on their fake HTTP layer
-(tests/discord_harness.py); a benchmark command can supply its own.
+(tests/discord_harness.py).
 
 Arrivals are spread one per event-loop iteration, as the gateway delivers them (each
 INTERACTION_CREATE is its own websocket read), not parsed all in one synchronous burst.
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .discord import payload
+from bot.discord import payload
 
 OUTCOMES = ("answered", "declined", "busy", "cooldown", "error", "other", "missing")
 
