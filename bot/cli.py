@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, NoReturn
 from .config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from .engine.engine import Engine, Progress
+    from .engine.engine import Engine
+    from .engine.models import Progress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
+from ..config import Settings
 from . import store
 from .ann import serve_single_threaded
-from ..config import Settings
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
-from .models import Answer, IndexedArticle, ReindexReport, SourcesReport
+from .models import Answer, IndexedArticle, Progress, ReindexReport, SourcesReport
 from .quoting import pick_quotes
 from .retrieval import FusionParams, Hit, Retriever
 
 log = logging.getLogger(__name__)
-
-# progress(stage, done, total): stage is "reading", "embedding" or "writing".
-Progress = Callable[[str, int, int], None]
 
 
 class ReindexInProgress(RuntimeError):

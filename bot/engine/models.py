@@ -8,6 +8,7 @@ newline translation, a BOM counts as one character), so `file_text[start:end] ==
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -138,3 +139,7 @@ class ReindexReport:
     embedded: int  # passages that had to be embedded (the rest came from the cache)
     seconds: float
     skipped: tuple[Skipped, ...] = ()
+
+
+# How a rebuild reports as it runs: progress(stage, done, total), stage "reading", "embedding" or "writing".
+Progress = Callable[[str, int, int], None]

@@ -28,7 +28,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -42,7 +42,7 @@ from .corpus import fingerprint, load_articles
 from .embedding import Embedder
 from .fingerprints import Fingerprints
 from .lexical import LexicalIndex
-from .models import Article, IndexedArticle, Passage, ReindexReport, Skipped
+from .models import Article, IndexedArticle, Passage, Progress, ReindexReport, Skipped
 from .passages import make_passages
 from .tables import ArticleMeta, ArticleTable, PassageTable, SentenceRows
 
@@ -53,8 +53,6 @@ CURRENT = "CURRENT"
 BUILDS = "builds"
 LOCK = ".lock"
 EMBED_CHUNK = 256  # texts per progress step while embedding
-
-Progress = Callable[[str, int, int], None]
 
 
 class IndexUnavailable(Exception):
