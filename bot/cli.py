@@ -113,7 +113,8 @@ def _progress() -> "Progress | None":
 def open_engine(settings: Settings) -> "Engine":
     from .engine.embedding import EmbeddingError
     from .engine.engine import Engine
-    from .engine.store import BuildLocked, IndexUnavailable
+    from .engine.store.loading import IndexUnavailable
+    from .engine.store.publishing import BuildLocked
 
     try:
         return Engine.open(settings, progress=_progress())
@@ -125,24 +126,25 @@ def cmd_index(args: argparse.Namespace) -> int:
     """Always a fresh build; unchanged passages come from the embedding cache, so it is cheap."""
     import time
 
-    from .engine import store
     from .engine.embedding import EmbeddingError, make_embedder
     from .engine.engine import build_params
+    from .engine.store import building, loading
+    from .engine.store.publishing import BuildLocked
 
     settings = _settings(args)
     started = time.perf_counter()
     try:
-        previous = store.load(settings.index_dir)
-    except store.IndexUnavailable as error:
+        previous = loading.load(settings.index_dir)
+    except loading.IndexUnavailable as error:
         print(f"no usable index yet ({error}); building from scratch", file=sys.stderr)
         previous = None
     try:
-        index, report = store.build(
+        index, report = building.build(
             settings.index_dir, settings.seeds_dir, make_embedder(settings),
             build_params(settings), max_file_bytes=settings.max_file_bytes,
             batch_size=settings.embedding_batch_size, previous=previous, progress=_progress(),
         )
-    except (FileNotFoundError, NotADirectoryError, store.BuildLocked, EmbeddingError) as error:
+    except (FileNotFoundError, NotADirectoryError, BuildLocked, EmbeddingError) as error:
         raise Failure(str(error)) from None
     except OSError as error:
         raise Failure(f"could not write the index ({error.strerror or error}); the previous index is unchanged") from None
@@ -201,16 +203,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     from . import render
-    from .engine import store
     from .engine.engine import build_params, sources_report
     from .engine.models import IndexedArticle
+    from .engine.store import loading
 
     settings = _settings(args)
     try:
-        _, manifest = store.read_manifest(settings.index_dir, verify=False)
-        stale = store.staleness(manifest, store.manifest_hashes(manifest), settings.seeds_dir,
+        _, manifest = loading.read_manifest(settings.index_dir, verify=False)
+        stale = loading.staleness(manifest, loading.manifest_hashes(manifest), settings.seeds_dir,
                                 build_params(settings), max_file_bytes=settings.max_file_bytes)
-    except store.IndexUnavailable as error:
+    except loading.IndexUnavailable as error:
         raise Failure(f"{error}; build it with `python -m bot index`") from None
     except (FileNotFoundError, NotADirectoryError) as error:
         raise Failure(str(error)) from None

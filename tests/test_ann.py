@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from bot.engine import store
+from bot.engine.store import loading
 from bot.engine.ann import KINDS, FlatIndex, HNSWIndex, IVFIndex, choose_kind
 from bot.engine.engine import Engine
 
@@ -96,7 +96,7 @@ def test_every_index_type_gives_the_same_answers(kind, engine, fresh_settings, e
     thresholds = {"ann_threshold": 1, "ann_kind": kind}
     settings = fresh_settings.model_copy(update=thresholds)
     other = Engine.open(settings, embedder=embedder)
-    assert store.load(settings.index_dir).manifest["index_kind"] == kind
+    assert loading.load(settings.index_dir).manifest["index_kind"] == kind
     for question in _questions():
         mine, theirs = other.ask(question), engine.ask(question)
         assert mine.answered == theirs.answered

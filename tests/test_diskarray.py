@@ -79,12 +79,13 @@ def test_an_index_read_by_rows_answers_exactly_like_a_memory_mapped_one(engine, 
     """What a million-passage index does, on the launch articles: every large array read by rows."""
     import json
 
-    from bot.engine import diskarray, store
+    from bot.engine import diskarray
+    from bot.engine.store import loading
     from bot.engine.engine import Engine
     from conftest import DEV_QA
 
     monkeypatch.setattr(diskarray, "MMAP_BELOW", 0)
-    index = store.load(settings.index_dir)
+    index = loading.load(settings.index_dir)
     assert isinstance(index.vectors, DiskArray) and isinstance(index.sentence_vectors, DiskArray)
     by_rows = Engine(settings, engine.embedder, index)
     for row in map(json.loads, DEV_QA.read_text(encoding="utf-8").splitlines()):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.config import load_settings
-from bot.engine import store
+from bot.engine.store import building, loading
 from bot.engine.engine import Engine, build_params
 
 
@@ -54,7 +54,7 @@ def test_thousands_of_files_with_bad_ones_among_them(tmp_path):
     outside = tmp_path / "secret.txt"
     outside.write_text("Secret\n\nDo not index me.\n")
     os.symlink(outside, seeds / "link.txt")
-    index, report = store.build(settings.index_dir, seeds, HashEmbedder(), build_params(settings),
+    index, report = building.build(settings.index_dir, seeds, HashEmbedder(), build_params(settings),
                                 max_file_bytes=settings.max_file_bytes)
     assert len(index.articles) == 2000
     reasons = {s.source: s.reason for s in report.skipped}
@@ -87,12 +87,12 @@ def test_a_file_changed_during_a_build_is_indexed_as_read_and_flagged_stale(tmp_
     def edit_mid_build():
         path.write_text("Story\n\nEverything changed on Tuesday.\n")
 
-    index, _ = store.build(settings.index_dir, settings.seeds_dir, HashEmbedder(on_encode=edit_mid_build),
+    index, _ = building.build(settings.index_dir, settings.seeds_dir, HashEmbedder(on_encode=edit_mid_build),
                            build_params(settings), max_file_bytes=settings.max_file_bytes)
-    loaded = store.load(settings.index_dir)
+    loaded = loading.load(settings.index_dir)
     assert all(p.text == loaded.articles[p.source].text[p.start : p.end] for p in loaded.passages)
     assert "Maliki spoke on Monday" in loaded.articles["story.txt"].text  # what was read, consistently
-    assert store.staleness(loaded.manifest, loaded.article_hashes(), settings.seeds_dir, build_params(settings),
+    assert loading.staleness(loaded.manifest, loaded.article_hashes(), settings.seeds_dir, build_params(settings),
                            max_file_bytes=settings.max_file_bytes) == "the seeds folder changed"
 
 
@@ -104,10 +104,10 @@ def test_a_file_removed_during_a_build_does_not_break_it(tmp_path):
     def remove_mid_build():
         (settings.seeds_dir / "b.txt").unlink(missing_ok=True)
 
-    index, _ = store.build(settings.index_dir, settings.seeds_dir, HashEmbedder(on_encode=remove_mid_build),
+    index, _ = building.build(settings.index_dir, settings.seeds_dir, HashEmbedder(on_encode=remove_mid_build),
                            build_params(settings), max_file_bytes=settings.max_file_bytes)
-    assert set(store.load(settings.index_dir).articles) == {"a.txt", "b.txt"}  # as read; next build drops it
-    index2, report = store.build(settings.index_dir, settings.seeds_dir, HashEmbedder(), build_params(settings),
+    assert set(loading.load(settings.index_dir).articles) == {"a.txt", "b.txt"}  # as read; next build drops it
+    index2, report = building.build(settings.index_dir, settings.seeds_dir, HashEmbedder(), build_params(settings),
                                  max_file_bytes=settings.max_file_bytes, previous=index)
     assert report.removed == ("b.txt",) and report.embedded == 0
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.engine import store
+from bot.engine.store import building, layout, loading, publishing
 from bot.engine.engine import Engine, build_params
 
 from conftest import REPO
 
 
 def _build(settings, embedder, previous=None):
-    return store.build(
+    return building.build(
         settings.index_dir, settings.seeds_dir, embedder, build_params(settings),
         max_file_bytes=settings.max_file_bytes, previous=previous,
     )
@@ -29,7 +29,7 @@ def _build(settings, embedder, previous=None):
 def test_build_writes_a_manifest_that_describes_the_index(fresh_settings, embedder):
     index, report = _build(fresh_settings, embedder)
     manifest = json.loads((index.path / "manifest.json").read_text())
-    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["format_version"] == layout.FORMAT_VERSION
     assert manifest["params"]["model"] == embedder.name  # the backend is part of the model: vectors differ
     assert manifest["dimension"] == 384
     assert manifest["counts"]["articles"] == 3 and manifest["counts"]["passages"] == report.passages_after
@@ -42,7 +42,7 @@ def test_build_writes_a_manifest_that_describes_the_index(fresh_settings, embedd
 
 def test_a_reloaded_index_answers_like_the_one_just_built(fresh_settings, embedder):
     _build(fresh_settings, embedder)
-    loaded = store.load(fresh_settings.index_dir)
+    loaded = loading.load(fresh_settings.index_dir)
     assert loaded.passages and all(
         p.text == loaded.articles[p.source].text[p.start : p.end] for p in loaded.passages
     )
@@ -67,9 +67,9 @@ def test_a_damaged_index_is_detected_and_rebuilt_not_served(fresh_settings, embe
         manifest["counts"]["passages"] += 1
         (index.path / "manifest.json").write_text(json.dumps(manifest))
     else:
-        (fresh_settings.index_dir / store.CURRENT).write_text("{not json")
-    with pytest.raises(store.IndexUnavailable) as caught:
-        store.load(fresh_settings.index_dir)
+        (fresh_settings.index_dir / layout.CURRENT).write_text("{not json")
+    with pytest.raises(loading.IndexUnavailable) as caught:
+        loading.load(fresh_settings.index_dir)
     assert str(caught.value)  # a message a person can read
     engine = Engine.open(fresh_settings, embedder=embedder)  # rebuilt at start
     assert "Oman" in engine.ask("Where did US and Iranian officials hold talks?").quotes[0].text
@@ -78,12 +78,12 @@ def test_a_damaged_index_is_detected_and_rebuilt_not_served(fresh_settings, embe
 def test_stale_index_is_noticed_when_an_article_changes_and_when_settings_change(fresh_settings, embedder):
     index, _ = _build(fresh_settings, embedder)
     params = build_params(fresh_settings)
-    assert store.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, params, max_file_bytes=10**7) is None
+    assert loading.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, params, max_file_bytes=10**7) is None
     changed = params.__class__(**{**params.to_dict(), "passage_max_tokens": 64})
-    assert "passage_max_tokens" in store.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, changed, max_file_bytes=10**7)
+    assert "passage_max_tokens" in loading.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, changed, max_file_bytes=10**7)
     with (fresh_settings.seeds_dir / "001_d007a2e75fab5d5c.txt").open("a", encoding="utf-8") as handle:
         handle.write("\nA new paragraph about the talks in Muscat.\n")
-    assert store.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, params, max_file_bytes=10**7)
+    assert loading.staleness(index.manifest, index.article_hashes(), fresh_settings.seeds_dir, params, max_file_bytes=10**7)
 
 
 def test_changing_one_article_re_embeds_only_its_passages(fresh_settings, embedder):
@@ -129,24 +129,24 @@ def test_removed_and_added_articles_are_reported(fresh_settings, embedder):
 
 def test_a_failed_write_keeps_the_old_index_and_reports_the_error(fresh_settings, embedder, monkeypatch):
     first, _ = _build(fresh_settings, embedder)
-    before = (fresh_settings.index_dir / store.CURRENT).read_text()
+    before = (fresh_settings.index_dir / layout.CURRENT).read_text()
     (fresh_settings.seeds_dir / "extra.txt").write_text("Headline\n\nSomething new about Oman.\n")
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.np, "save", disk_full)
+    monkeypatch.setattr(publishing.np, "save", disk_full)
     with pytest.raises(OSError, match="No space left"):
         _build(fresh_settings, embedder, previous=first)
-    assert (fresh_settings.index_dir / store.CURRENT).read_text() == before
-    assert not list((fresh_settings.index_dir / store.BUILDS).glob(".tmp-*"))  # no half-written leftovers
-    reloaded = store.load(fresh_settings.index_dir)
+    assert (fresh_settings.index_dir / layout.CURRENT).read_text() == before
+    assert not list((fresh_settings.index_dir / layout.BUILDS).glob(".tmp-*"))  # no half-written leftovers
+    reloaded = loading.load(fresh_settings.index_dir)
     assert {a.source for a in reloaded.article_list()} == {a.source for a in first.article_list()}
 
 
 def test_a_second_builder_is_refused_while_one_holds_the_lock(fresh_settings, embedder):
-    with store.build_lock(fresh_settings.index_dir):
-        with pytest.raises(store.BuildLocked):
+    with publishing.build_lock(fresh_settings.index_dir):
+        with pytest.raises(publishing.BuildLocked):
             _build(fresh_settings, embedder)
 
 
@@ -159,7 +159,7 @@ def _slow_seeds(folder: Path, copies: int) -> None:
 
 def test_sigkill_during_index_leaves_the_previous_index_loading_and_answering(fresh_settings, embedder, tmp_path):
     first, _ = _build(fresh_settings, embedder)
-    pointer = (fresh_settings.index_dir / store.CURRENT).read_bytes()
+    pointer = (fresh_settings.index_dir / layout.CURRENT).read_bytes()
     _slow_seeds(fresh_settings.seeds_dir, 60)
     env = {**os.environ, "SEEDS_DIR": str(fresh_settings.seeds_dir), "INDEX_DIR": str(fresh_settings.index_dir)}
     for delay in (3.0, 7.0, 11.0):  # during import, during embedding, later in the build
@@ -170,15 +170,15 @@ def test_sigkill_during_index_leaves_the_previous_index_loading_and_answering(fr
             pytest.fail(f"the build finished in under {delay}s; the test needs a slower build")
         process.send_signal(signal.SIGKILL)
         process.wait()
-        assert (fresh_settings.index_dir / store.CURRENT).read_bytes() == pointer
-        reloaded = store.load(fresh_settings.index_dir)
+        assert (fresh_settings.index_dir / layout.CURRENT).read_bytes() == pointer
+        reloaded = loading.load(fresh_settings.index_dir)
         assert len(reloaded.passages) == len(first.passages)
         answer = Engine(fresh_settings, embedder, reloaded).ask("Where did US and Iranian officials hold talks?")
         assert "Oman" in answer.quotes[0].text
     # and the next build cleans up what the killed ones left behind
-    _build(fresh_settings, embedder, previous=store.load(fresh_settings.index_dir))
-    assert [p.name for p in (fresh_settings.index_dir / store.BUILDS).iterdir()] == [
-        json.loads((fresh_settings.index_dir / store.CURRENT).read_text())["build"]
+    _build(fresh_settings, embedder, previous=loading.load(fresh_settings.index_dir))
+    assert [p.name for p in (fresh_settings.index_dir / layout.BUILDS).iterdir()] == [
+        json.loads((fresh_settings.index_dir / layout.CURRENT).read_text())["build"]
     ]
 
 
@@ -197,10 +197,10 @@ def test_death_at_every_step_of_writing_and_swapping_leaves_old_or_new_never_a_m
     (fresh_settings.seeds_dir / "later.txt").write_text("Later story\n\nTalks resumed in Muscat on Monday.\n")
     old_sources = {a.source for a in first.article_list()}
     new_sources = old_sources | {"later.txt"}
-    monkeypatch.setattr(store.shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing up
+    monkeypatch.setattr(publishing.shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing up
 
     steps = {"count": 0, "die_at": None}
-    real = {name: getattr(store.os, name) for name in ("fsync", "rename", "replace")}
+    real = {name: getattr(publishing.os, name) for name in ("fsync", "rename", "replace")}
 
     def checkpoint(name):
         def wrapped(*args, **kwargs):
@@ -211,8 +211,8 @@ def test_death_at_every_step_of_writing_and_swapping_leaves_old_or_new_never_a_m
         return wrapped
 
     for name in real:
-        monkeypatch.setattr(store.os, name, checkpoint(name))
-    cached = store.load(fresh_settings.index_dir)
+        monkeypatch.setattr(publishing.os, name, checkpoint(name))
+    cached = loading.load(fresh_settings.index_dir)
     _build(fresh_settings, embedder, previous=cached)  # a dry run, to count the steps
     total = steps["count"]
     assert total > 10
@@ -220,13 +220,13 @@ def test_death_at_every_step_of_writing_and_swapping_leaves_old_or_new_never_a_m
     for die_at in range(1, total + 1):
         (fresh_settings.seeds_dir / "later.txt").unlink()
         steps.update(count=0, die_at=None)
-        _build(fresh_settings, embedder, previous=store.load(fresh_settings.index_dir))
+        _build(fresh_settings, embedder, previous=loading.load(fresh_settings.index_dir))
         (fresh_settings.seeds_dir / "later.txt").write_text("Later story\n\nTalks resumed in Muscat on Monday.\n")
         steps.update(count=0, die_at=die_at)
         with pytest.raises(_Killed):
-            _build(fresh_settings, embedder, previous=store.load(fresh_settings.index_dir))
+            _build(fresh_settings, embedder, previous=loading.load(fresh_settings.index_dir))
         steps["die_at"] = None
-        loaded = store.load(fresh_settings.index_dir)  # verified: every file matches its checksum
+        loaded = loading.load(fresh_settings.index_dir)  # verified: every file matches its checksum
         sources = {a.source for a in loaded.article_list()}
         assert sources in (old_sources, new_sources), die_at
         assert len(loaded.passages) == loaded.manifest["counts"]["passages"]

@@ -15,7 +15,7 @@ from .fingerprints import coverage, term_keys
 from .retrieval import Hit
 
 if TYPE_CHECKING:
-    from .store import LoadedIndex
+    from .store.loading import LoadedIndex
 
 EVIDENCE_PASSAGES = 3  # term coverage is read from this many of the best passages
 

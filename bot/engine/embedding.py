@@ -117,7 +117,7 @@ class SentenceTransformerEmbedder:
 
 EmbeddingBackend = Literal["torch", "onnx-int8"]
 ONNX_SUFFIX = "+onnx-int8"
-MODELS_DIR = "models"  # under the index folder; the store's garbage collection only touches builds/
+MODELS_DIR = "models"  # under the index folder; the store's garbage collection (publishing) only touches builds/
 _MARKER = "export.json"  # written last inside the export; its absence means "not a finished export"
 _EXPORT_FORMAT = 1
 _PROBES = (

@@ -11,13 +11,16 @@ import logging
 import threading
 
 from ..config import Settings
-from . import store
 from .ann import serve_single_threaded
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
 from .models import Answer, IndexedArticle, Progress, ReindexReport, SourcesReport
 from .quoting import pick_quotes
 from .retrieval import FusionParams, Hit, Retriever
+from .store import building, loading
+from .store.layout import BuildParams
+from .store.loading import LoadedIndex
+from .store.publishing import BuildLocked
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,8 @@ class ReindexInProgress(RuntimeError):
     """A rebuild is already running; a second one is refused rather than queued."""
 
 
-def build_params(settings: Settings) -> store.BuildParams:
-    return store.BuildParams(
+def build_params(settings: Settings) -> BuildParams:
+    return BuildParams(
         model=make_embedder(settings).name,  # the backend too: torch and int8 vectors must not mix
         passage_max_tokens=settings.passage_max_tokens,
         passage_overlap_sentences=settings.passage_overlap_sentences,
@@ -39,7 +42,7 @@ def build_params(settings: Settings) -> store.BuildParams:
 class _Live:
     """One loaded index with its retriever; replaced whole, never mutated."""
 
-    def __init__(self, index: store.LoadedIndex, fusion: FusionParams) -> None:
+    def __init__(self, index: LoadedIndex, fusion: FusionParams) -> None:
         self.index = index
         self.retriever = Retriever(index.vectors, index.dense, index.lexical, fusion)
 
@@ -47,7 +50,7 @@ class _Live:
 class Engine:
     """Answers from the live index; rebuilds beside it and swaps."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, index: store.LoadedIndex) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, index: LoadedIndex) -> None:
         serve_single_threaded()
         self.settings = settings
         self.embedder = embedder
@@ -72,12 +75,12 @@ class Engine:
         if reason is not None:
             log.warning("rebuilding the index: %s", reason)
             try:
-                index, report = store.build(
+                index, report = building.build(
                     settings.index_dir, settings.seeds_dir, embedder, build_params(settings),
                     max_file_bytes=settings.max_file_bytes, batch_size=settings.embedding_batch_size,
                     previous=index, progress=progress,
                 )
-            except (OSError, store.BuildLocked) as error:
+            except (OSError, BuildLocked) as error:
                 if index is None:
                     raise
                 # A stale index still answers from what it holds; losing it would help nobody.
@@ -91,14 +94,14 @@ class Engine:
         return engine
 
     @staticmethod
-    def _load_current(settings: Settings) -> tuple[store.LoadedIndex | None, str | None]:
+    def _load_current(settings: Settings) -> tuple[LoadedIndex | None, str | None]:
         """(index, why it must be rebuilt); an index that loads but is stale still seeds the cache."""
         try:
-            index = store.load(settings.index_dir)
-        except store.IndexUnavailable as error:
+            index = loading.load(settings.index_dir)
+        except loading.IndexUnavailable as error:
             return None, str(error)
         try:
-            stale = store.staleness(
+            stale = loading.staleness(
                 index.manifest, index.article_hashes(), settings.seeds_dir, build_params(settings),
                 max_file_bytes=settings.max_file_bytes,
             )
@@ -136,9 +139,14 @@ class Engine:
 
     # --- what is indexed ---------------------------------------------------------------------------
 
+    @property
+    def index(self) -> LoadedIndex:
+        """The index questions are answered from right now; a reindex replaces it whole, never edits it."""
+        return self._live.index
+
     def sources(self) -> SourcesReport:
-        index = self._live.index
-        stale = store.staleness(
+        index = self.index
+        stale = loading.staleness(
             index.manifest, index.article_hashes(), self.settings.seeds_dir, build_params(self.settings),
             max_file_bytes=self.settings.max_file_bytes,
         )
@@ -156,12 +164,12 @@ class Engine:
             raise ReindexInProgress("a rebuild is already running")
         try:
             try:
-                index, report = store.build(
+                index, report = building.build(
                     self.settings.index_dir, self.settings.seeds_dir, self.embedder, build_params(self.settings),
                     max_file_bytes=self.settings.max_file_bytes, batch_size=self.settings.embedding_batch_size,
-                    previous=self._live.index, progress=progress,
+                    previous=self.index, progress=progress,
                 )
-            except store.BuildLocked as error:
+            except BuildLocked as error:
                 raise ReindexInProgress(str(error)) from None
             self._live = _Live(index, self.fusion)
             return report

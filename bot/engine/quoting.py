@@ -54,7 +54,7 @@ class _Candidate:
 
 
 class QuotableIndex(Protocol):
-    """What quoting reads from a loaded index (see `store.LoadedIndex`)."""
+    """What quoting reads from a loaded index (see `store.loading.LoadedIndex`)."""
 
     passages: PassageTable
     articles: Mapping[str, Article]

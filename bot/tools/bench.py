@@ -76,15 +76,15 @@ def _questions(limit: int = PROBE_QUESTIONS) -> tuple[list[str], list[str]]:
 def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Queue") -> None:
     """Load, answer, and report: fresh process, so RSS and load time belong to this index alone."""
     from .. import render
-    from ..engine import store
     from ..engine.embedding import make_embedder
     from ..engine.engine import Engine
+    from ..engine.store.loading import load
 
     embedder = make_embedder(settings)
     embedder.encode(["warm up"])
     rss_model = _rss_mb()
     started = time.perf_counter()
-    index = store.load(settings.index_dir)
+    index = load(settings.index_dir)
     load_seconds = time.perf_counter() - started
     engine = Engine(settings, embedder, index)
 
@@ -153,7 +153,7 @@ def _scifact_seeds(folder: Path, documents: int) -> Path:
 
 def _embedded_texts(index) -> list[str]:
     """Exactly what a build embeds: each passage with its headline, and each distinct sentence."""
-    from ..engine.store import embed_text
+    from ..engine.store.assembly import embed_text
 
     texts = []
     for row in range(len(index.passages)):
@@ -170,9 +170,10 @@ def _embedded_texts(index) -> list[str]:
 
 def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat: int = 1) -> list[list[str]]:
     """Full build against raw encode of the same texts; then one changed article re-indexed."""
-    from ..engine import store
     from ..engine.engine import build_params
-    from ..engine.store import EMBED_CHUNK
+    from ..engine.store.assembly import EMBED_CHUNK
+    from ..engine.store.building import build
+    from ..engine.store.loading import load
 
     seeds = _scifact_seeds(work / "build", documents)
     params = build_params(settings)
@@ -181,8 +182,8 @@ def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat
     for attempt in range(repeat):
         folder = work / f"build-index-{attempt}"
         t = time.perf_counter()
-        index, report = store.build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
-                                    batch_size=settings.embedding_batch_size)
+        index, report = build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
+                              batch_size=settings.embedding_batch_size)
         builds.append(time.perf_counter() - t)
         texts = _embedded_texts(index)
         t = time.perf_counter()
@@ -215,8 +216,8 @@ def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat
         victim.write_text(victim.read_text(encoding="utf-8") + "\nOne more sentence added by the benchmark.\n",
                           encoding="utf-8")
         t = time.perf_counter()
-        _, report = store.build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
-                                previous=store.load(folder), batch_size=settings.embedding_batch_size)
+        _, report = build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
+                          previous=load(folder), batch_size=settings.embedding_batch_size)
         incremental.append(time.perf_counter() - t)
         embedded = report.embedded
     fastest, median = min(incremental), statistics.median(incremental)
@@ -228,13 +229,13 @@ def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat
 
 def _replicate(source_index, target: Path, passages: int, settings: Settings) -> None:
     """A synthetic index of about `passages` rows: real articles and embeddings, copied with noise."""
-    from ..engine import store
     from ..engine.engine import build_params
+    from ..engine.store.assembly import Assembly
+    from ..engine.store.publishing import write_index
 
     rng = np.random.default_rng(0)
     metas = source_index.articles.metas
-    out = store._Assembly([], bytearray(), [], [], [], [], [], [], [])
-    vectors_parts, sentence_parts = [], []
+    out = Assembly()
     copy = 0
     dimension = source_index.vectors.shape[1]
     while len(out.spans) < passages:
@@ -245,7 +246,7 @@ def _replicate(source_index, target: Path, passages: int, settings: Settings) ->
             suffix = f" (copy {copy})" if copy else ""
             renamed = type(article)(f"copy{copy}/{meta.source}", article.title + suffix, article.dateline,
                                     article.text, article.sha256, article.body_start)
-            store._add_unchanged(out, source_index, position, renamed, meta.indexed_at)
+            out.add_unchanged(source_index, position, renamed, meta.indexed_at)
             if copy:
                 for block in (out.vectors, out.sentence_vectors):
                     noisy = block[-1].astype(np.float32)
@@ -253,10 +254,8 @@ def _replicate(source_index, target: Path, passages: int, settings: Settings) ->
                     noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
                     block[-1] = noisy.astype(block[-1].dtype)
         copy += 1
-    vectors = store._stack(out.vectors, dimension, np.float32)
-    sentence_vectors = store._stack(out.sentence_vectors, dimension, np.float16)
-    out.vectors, out.sentence_vectors = [], []
-    store.write_index(target, out, vectors, sentence_vectors, build_params(settings), [])
+    vectors, sentence_vectors = out.stack(dimension)
+    write_index(target, out, vectors, sentence_vectors, build_params(settings), [])
 
 
 # Settings that force each dense index type, whatever the size.
@@ -274,7 +273,7 @@ def kinds_for(scale: int, every_kind: bool) -> list[str]:
 
 def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_index: Path | None,
                   every_kind: bool = False) -> list[list[str]]:
-    from ..engine import store
+    from ..engine.store.loading import load
 
     seeds_questions, scifact_queries = _questions()
     rows = []
@@ -294,7 +293,7 @@ def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_ind
     add("3 articles (seeds/)", probe(settings, seeds_questions))
     if scifact_index is not None:
         add("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), scifact_queries))
-    source = store.load(next(work.glob("build-index-*")))
+    source = load(next(work.glob("build-index-*")))
     for scale in scales:
         for kind in kinds_for(scale, every_kind):
             target = work / f"synthetic-{scale}-{kind}"

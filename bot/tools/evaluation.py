@@ -77,7 +77,7 @@ def qa_report(settings: Settings, rows: list[dict], engine=None) -> tuple[list[Q
     from ..engine.passages import split_sentences
 
     engine = engine or Engine.open(settings)
-    live = engine._live  # the evaluation reads the same index the bot answers from
+    index = engine.index  # the evaluation reads the same index the bot answers from
     k = 3
     ranking = rankers(engine.fusion)
     ranks: dict[str, list[int]] = {name: [] for name in [*ranking, "quotes (shipped)"]}
@@ -88,7 +88,7 @@ def qa_report(settings: Settings, rows: list[dict], engine=None) -> tuple[list[Q
         question, answerable = row["question"], row.get("answerable", True)
         hits = engine.search(question)
         answer = engine.ask(question, k=k, abstain=False)
-        texts_by = {name: [live.index.passages[h.row].text for h in rank(hits)[:k]] for name, rank in ranking.items()}
+        texts_by = {name: [index.passages[h.row].text for h in rank(hits)[:k]] for name, rank in ranking.items()}
         texts_by["quotes (shipped)"] = [q.text for q in answer.quotes]
         refused = {name: not answer.answered for name in ranks}  # fusions share the shipped decline
         refused["dense only"] = max((h.dense for h in hits), default=-1.0) < settings.min_dense_score
@@ -189,7 +189,7 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     })
     started = time.perf_counter()
     engine = Engine.open(beir_settings)
-    print(f"indexed {documents} documents ({len(engine._live.index.passages)} passages) "
+    print(f"indexed {documents} documents ({len(engine.index.passages)} passages) "
           f"in {time.perf_counter() - started:.0f}s (cached embeddings are reused)", file=sys.stderr)
     qrels: dict[str, dict[str, int]] = {}
     for line in (folder / "qrels-test.tsv").read_text(encoding="utf-8").splitlines()[1:]:
@@ -197,7 +197,7 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
         qrels.setdefault(query_id, {})[doc_id] = int(score)
     queries = [json.loads(line) for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     queries = [q for q in queries if q["_id"] in qrels][:limit]
-    live = engine._live
+    index = engine.index
     ranking = rankers(engine.fusion)
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in ranking}
     for query in queries:
@@ -205,7 +205,7 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
         for name, rank in ranking.items():
             ranked: list[str] = []
             for hit in rank(hits):  # a document ranks where its best passage ranks
-                doc = live.index.passages[hit.row].source.removesuffix(".txt")
+                doc = index.passages[hit.row].source.removesuffix(".txt")
                 if doc not in ranked:
                     ranked.append(doc)
             scores[name].append((_ndcg(ranked, qrels[query["_id"]]), _recall(ranked, qrels[query["_id"]])))

@@ -1,0 +1,170 @@
+"""The rows of a new build, filled article by article, reusing what the previous build holds.
+
+An article whose bytes have not changed has its rows copied whole from the previous build and
+nothing embedded (`Assembly.add_unchanged`); a new or edited one is split into passages, and only
+the passages and sentences whose text the previous build did not hold are queued for the model
+(`Assembly.add_fresh`, with `previous_vectors`). Vectors are cached by (model, text) hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..embedding import Embedder
+from ..models import Article, Passage, Progress
+from ..tables import ArticleMeta
+from .layout import BuildParams
+from .loading import LoadedIndex
+
+EMBED_CHUNK = 256  # texts per progress step while embedding
+
+
+def embed_text(article: Article, passage: Passage) -> str:
+    """The headline travels with every passage: it names the story the passage belongs to."""
+    return f"{article.title}\n{passage.text}"
+
+
+def cache_key(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\0{text}".encode("utf-8")).hexdigest()
+
+
+def reusable(previous: LoadedIndex | None, params: BuildParams) -> LoadedIndex | None:
+    """The previous build can lend vectors only if it used the same model and passage settings."""
+    if previous is None:
+        return None
+    keep = ("model", "passage_max_tokens", "passage_overlap_sentences")
+    return previous if all(previous.params.get(k) == getattr(params, k) for k in keep) else None
+
+
+def previous_vectors(previous: LoadedIndex | None, position: int | None, model: str) -> dict[str, np.ndarray]:
+    """An edited article's old vectors by text: only the passages whose text changed are embedded."""
+    if previous is None or position is None:
+        return {}
+    meta = previous.articles.metas[position]
+    old = previous.articles.at(position)
+    cache: dict[str, np.ndarray] = {}
+    for row in range(*meta.passage_rows):
+        passage = previous.passages[row]
+        cache[cache_key(model, embed_text(old, passage))] = previous.vectors[row]
+        for (start, end), sentence_row in zip(passage.sentences, previous.passages.sentence_rows(row)):
+            cache[cache_key(model, old.text[start:end])] = previous.sentence_vectors[sentence_row]
+    return cache
+
+
+def _stack(blocks: list[np.ndarray], dimension: int, dtype: type) -> np.ndarray:
+    return np.concatenate(blocks) if blocks else np.zeros((0, dimension), dtype=dtype)
+
+
+@dataclass(slots=True)
+class Assembly:
+    """The arrays of a new build, filled article by article, in the shape `publishing` writes."""
+
+    metas: list[ArticleMeta] = field(default_factory=list)
+    texts: bytearray = field(default_factory=bytearray)
+    spans: list[tuple[int, int, int]] = field(default_factory=list)  # per passage: article position, start, end
+    sentence_ptr: list[int] = field(default_factory=list)
+    sentence_spans: list[tuple[int, int, int]] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)  # one block per article, stacked by `stack`
+    sentence_vectors: list[np.ndarray] = field(default_factory=list)
+    pending: list[tuple[str, bool, int]] = field(default_factory=list)  # (text, is_sentence, row) still to embed
+    embed_texts: list[str] = field(default_factory=list)  # what BM25 indexes, per passage
+
+    @property
+    def sentence_count(self) -> int:
+        """Rows of sentence vectors assembled so far (read off the last article: summing blocks is quadratic)."""
+        return self.metas[-1].sentence_rows[1] if self.metas else 0
+
+    def add_unchanged(self, previous: LoadedIndex, position: int, article: Article, indexed_at: str) -> None:
+        """Same bytes, same settings, same passages: copy its rows wholesale, embed nothing."""
+        meta = previous.articles.metas[position]
+        (p0, p1), (s0, s1) = meta.passage_rows, meta.sentence_rows
+        e0, e1 = int(previous.passages.sentence_ptr[p0]), int(previous.passages.sentence_ptr[p1])
+        new_p, new_s, new_e = len(self.spans), self.sentence_count, len(self.sentence_spans)
+        encoded = article.text.encode("utf-8")
+        self.metas.append(ArticleMeta(
+            article.source, article.title, article.dateline, article.sha256, article.body_start, indexed_at,
+            len(self.texts), len(encoded), (new_p, new_p + p1 - p0), (new_s, new_s + s1 - s0),
+        ))
+        self.texts += encoded
+        article_position = len(self.metas) - 1
+        for start, end in previous.passages.spans[p0:p1, 1:]:
+            self.spans.append((article_position, int(start), int(end)))
+        for ptr in previous.passages.sentence_ptr[p0 + 1 : p1 + 1]:
+            self.sentence_ptr.append(new_e + int(ptr) - e0)
+        for start, end, row in previous.passages.sentence_spans[e0:e1]:
+            self.sentence_spans.append((int(start), int(end), new_s + int(row) - s0))
+        self.vectors.append(np.asarray(previous.vectors[p0:p1], dtype=np.float32))
+        self.sentence_vectors.append(np.asarray(previous.sentence_vectors[s0:s1], dtype=np.float16))
+        for row in range(p0, p1):
+            self.embed_texts.append(embed_text(article, previous.passages[row]))
+
+    def add_fresh(self, article: Article, passages: list[Passage], indexed_at: str,
+                  cache: dict[str, np.ndarray], model: str, dimension: int) -> None:
+        """A new or edited article: vectors the cache holds are copied, the rest queued in `pending`."""
+        new_p, new_s = len(self.spans), self.sentence_count
+        sentence_row: dict[tuple[int, int], int] = {}
+        for passage in passages:
+            for span in passage.sentences:
+                sentence_row.setdefault(span, new_s + len(sentence_row))
+        encoded = article.text.encode("utf-8")
+        self.metas.append(ArticleMeta(
+            article.source, article.title, article.dateline, article.sha256, article.body_start, indexed_at,
+            len(self.texts), len(encoded), (new_p, new_p + len(passages)), (new_s, new_s + len(sentence_row)),
+        ))
+        self.texts += encoded
+        vectors = np.zeros((len(passages), dimension), dtype=np.float32)
+        sentence_vectors = np.zeros((len(sentence_row), dimension), dtype=np.float16)
+        for offset, passage in enumerate(passages):
+            text = embed_text(article, passage)
+            self.embed_texts.append(text)
+            self.spans.append((len(self.metas) - 1, passage.start, passage.end))
+            cached = cache.get(cache_key(model, text))
+            if cached is None:
+                self.pending.append((text, False, new_p + offset))
+            else:
+                vectors[offset] = cached
+            for start, end in passage.sentences:
+                self.sentence_spans.append((start, end, sentence_row[(start, end)]))
+            self.sentence_ptr.append(len(self.sentence_spans))
+        for (start, end), row in sentence_row.items():
+            cached = cache.get(cache_key(model, article.text[start:end]))
+            if cached is None:
+                self.pending.append((article.text[start:end], True, row))
+            else:
+                sentence_vectors[row - new_s] = cached
+        self.vectors.append(vectors)
+        self.sentence_vectors.append(sentence_vectors)
+
+    def stack(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """(passage vectors, sentence vectors): the per-article blocks as two arrays; the blocks are let go."""
+        vectors = _stack(self.vectors, dimension, np.float32)
+        sentence_vectors = _stack(self.sentence_vectors, dimension, np.float16)
+        self.vectors, self.sentence_vectors = [], []
+        return vectors, sentence_vectors
+
+    def embed_pending(self, vectors: np.ndarray, sentence_vectors: np.ndarray, embedder: Embedder,
+                      batch_size: int, progress: Progress | None) -> None:
+        """One stream of texts for the model, whatever article they came from: full batches, one progress bar."""
+        for begin in range(0, len(self.pending), EMBED_CHUNK):
+            chunk = self.pending[begin : begin + EMBED_CHUNK]
+            encoded = embedder.encode([text for text, _, _ in chunk], batch_size=batch_size)
+            for (_, is_sentence, row), vector in zip(chunk, encoded):
+                (sentence_vectors if is_sentence else vectors)[row] = vector
+            if progress:
+                progress("embedding", min(begin + EMBED_CHUNK, len(self.pending)), len(self.pending))
+
+    def sentence_texts(self, count: int) -> list[str]:
+        """The text of every distinct sentence row, read off the assembled passages."""
+        texts: list[str] = [""] * count
+        ptr = [0, *self.sentence_ptr]
+        article, text = -1, ""
+        for passage, (position, _, _) in enumerate(self.spans):
+            if position != article:  # an article's passages are consecutive: decode each text once
+                meta = self.metas[position]
+                article, text = position, bytes(self.texts[meta.text_offset : meta.text_offset + meta.text_bytes]).decode("utf-8")
+            for start, end, row in self.sentence_spans[ptr[passage] : ptr[passage + 1]]:
+                texts[row] = text[start:end]
+        return texts
