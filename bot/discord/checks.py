@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
@@ -136,14 +136,3 @@ def ask_cooldown() -> Callable[[T], T]:
         return True
 
     return app_commands.check(predicate)
-
-
-def describe(interaction: discord.Interaction) -> dict[str, Any]:
-    """Who/where, for log lines (ids only, never message text or tokens)."""
-    command = interaction.command
-    return {
-        "command": getattr(command, "qualified_name", None),
-        "guild": interaction.guild_id,
-        "channel": interaction.channel_id,
-        "user": interaction.user.id if interaction.user else None,
-    }

@@ -11,7 +11,6 @@ import asyncio
 import gc
 import logging
 import math
-import secrets
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -19,7 +18,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from . import payload
-from .checks import UserCooldowns, describe
+from .checks import UserCooldowns
+from .interactions import describe, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -33,39 +33,6 @@ INTENTS_MISSING = (
     "Discord refused the Message Content intent: enable it for the bot in the developer portal "
     "(Bot → Privileged Gateway Intents)."
 )
-
-
-def new_error_id() -> str:
-    """Short id shown to the user and written in the log line, so a report can be matched."""
-    return secrets.token_hex(4)
-
-
-PUBLIC_THINKING = "quotebot.public_thinking"  # interaction.extras key: a public defer awaits its answer
-
-
-async def respond_ephemeral(interaction: discord.Interaction, text: str) -> None:
-    """Send a short private notice, whether or not the interaction was already answered.
-
-    After a public "thinking…" defer, Discord turns the first follow-up into that public message
-    whatever its flags, so the pending public placeholder is deleted first and the notice then
-    goes out as a genuinely private follow-up.
-    """
-    try:
-        if interaction.extras.pop(PUBLIC_THINKING, False):
-            try:
-                await interaction.delete_original_response()
-            except discord.HTTPException:
-                log.debug("could not delete the thinking message", exc_info=True)
-        if interaction.response.is_done():
-            await interaction.followup.send(
-                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
-        else:
-            await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-            )
-    except discord.HTTPException:
-        log.warning("could not send a notice for %s", describe(interaction), exc_info=True)
 
 
 class QuoteTree(app_commands.CommandTree):

@@ -20,7 +20,7 @@ from discord.ext import commands
 
 from .. import checks
 from .. import payload
-from ..client import respond_ephemeral
+from ..interactions import respond_ephemeral
 from ...engine.engine import ReindexInProgress
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from discord.ext import commands
 
 from .. import checks
 from .. import payload
-from ..client import PUBLIC_THINKING, new_error_id, respond_ephemeral
+from ..interactions import PUBLIC_THINKING, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
     from ..client import QuoteBot
