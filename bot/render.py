@@ -1,7 +1,7 @@
 """Answer -> what a person reads in a terminal, or the JSON a program reads.
 
-The only words here that are not quotes are the constants below; quotes are printed exactly as
-sliced from their files (the Discord body lives in `bot.discord.payload`, built from the same Answer).
+The only words here that are not quotes come from `bot.messages`; quotes are printed exactly as
+sliced from their files (the Discord body is `bot.discord.payload`'s, built from the same Answer).
 """
 
 from __future__ import annotations
@@ -9,33 +9,32 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from . import messages
 from .engine.models import Answer, Citation, Quote, SourcesReport
-
-DECLINE = "No article in the index answers that."
-EMPTY_QUESTION = "Ask a question about the articles."
-NO_INDEX = "The index holds no articles yet."
-REASONS = {"declined": DECLINE, "empty": EMPTY_QUESTION, "no-index": NO_INDEX}
 
 
 def _cite(title: str, source: str, paragraph: int) -> str:
-    return f"{title} ({source}, paragraph {paragraph})"
+    return messages.CITED_ARTICLE.format(title=title, source=source, paragraph=paragraph)
 
 
 def _also(citations: tuple[Citation, ...]) -> str:
-    return "; ".join(_cite(c.title, c.source, c.paragraph) for c in citations)
+    return messages.CITED_SEPARATOR.join(_cite(c.title, c.source, c.paragraph) for c in citations)
 
 
 def answer_text(answer: Answer) -> str:
     """Numbered quotes, each with its headline and file; or the fixed message for no answer."""
     if not answer.answered and not answer.quotes:
-        return REASONS.get(answer.reason or "declined", DECLINE)
+        return messages.no_answer(answer.reason)
     blocks = []
     if not answer.answered:
-        blocks.append(DECLINE)  # --no-abstain: the quotes follow, but the bot would not have answered
+        blocks.append(messages.DECLINE)  # --no-abstain: the quotes follow, but the bot would not have answered
     for number, quote in enumerate(answer.quotes, start=1):
-        lines = [f"{number}. “{quote.text}”", f"   — {_cite(quote.title, quote.source, quote.paragraph)}"]
+        lines = [
+            messages.TERMINAL_QUOTE.format(number=number, text=quote.text),
+            messages.TERMINAL_QUOTE_SOURCE.format(cited=_cite(quote.title, quote.source, quote.paragraph)),
+        ]
         if quote.also_in:
-            lines.append(f"   also in: {_also(quote.also_in)}")
+            lines.append(messages.TERMINAL_ALSO_IN.format(items=_also(quote.also_in)))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -83,14 +82,16 @@ def sources_json(report: SourcesReport) -> dict:
 
 
 def sources_text(report: SourcesReport) -> str:
-    lines = [
-        f"{len(report.articles)} articles, {report.passages} passages; built {report.built_at} "
-        f"with {report.model} ({report.index_kind} index)"
-    ]
+    lines = [messages.TERMINAL_SOURCES.format(
+        articles=len(report.articles), passages=report.passages, built_at=report.built_at, model=report.model,
+        index_kind=report.index_kind,
+    )]
     for article in report.articles:
-        lines.append(f"- {article.title} ({article.source}, {article.passages} passages, indexed {article.indexed_at})")
+        lines.append(messages.TERMINAL_SOURCES_ITEM.format(
+            title=article.title, source=article.source, passages=article.passages, indexed_at=article.indexed_at,
+        ))
     if report.seeds_changed:
-        lines.append("The seeds folder has changed since this index was built: run `python -m bot index`.")
+        lines.append(messages.TERMINAL_SOURCES_STALE)
     return "\n".join(lines)
 
 

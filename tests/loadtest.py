@@ -24,13 +24,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.discord import payload
+from bot import messages
 
 OUTCOMES = ("answered", "declined", "busy", "cooldown", "error", "other", "missing")
 
-_COOLDOWN = re.compile(re.escape(payload.COOLDOWN).replace(re.escape("{seconds}"), r"\d+"))
-_ERROR = re.compile(re.escape(payload.ERROR).replace(re.escape("{error_id}"), r"[0-9a-f]+"))
-_DECLINES = frozenset({payload.DECLINE, payload.EMPTY_QUESTION, payload.NO_INDEX})
+_COOLDOWN = re.compile(re.escape(messages.COOLDOWN).replace(re.escape("{seconds}"), r"\d+"))
+_ERROR = re.compile(re.escape(messages.ERROR).replace(re.escape("{error_id}"), r"[0-9a-f]+"))
+_DECLINES = frozenset({messages.DECLINE, messages.EMPTY_QUESTION, messages.NO_INDEX})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +77,10 @@ def classify(bodies: Sequence[Mapping[str, Any]]) -> str:
     if not bodies:
         return "missing"
     last = bodies[-1]
-    if any(embed.get("title") == payload.ANSWER_TITLE for embed in last.get("embeds") or []):
+    if any(embed.get("title") == messages.ANSWER_TITLE for embed in last.get("embeds") or []):
         return "answered"
     content = last.get("content") or ""
-    if content == payload.BUSY:
+    if content == messages.BUSY:
         return "busy"
     if _COOLDOWN.fullmatch(content):
         return "cooldown"

@@ -26,6 +26,7 @@ import discord
 import pytest
 from discord.ext import commands
 
+from bot import messages
 from bot.discord import payload as dp
 from bot.discord.client import LOGIN_FAILED, ShardedQuoteBot, command_payloads, create_bot, run_bot
 from bot.discord.cogs import admin as admin_cog
@@ -147,7 +148,7 @@ async def test_dev_questions_send_exactly_message_body(bot_engine: Any, fake: Fa
     followup = fake.of_kind("followup")[0]
     assert public_body(followup.json) == expected
     if question == OFF_TOPIC:
-        assert expected == {"content": dp.DECLINE, "embeds": [], "allowed_mentions": NONE_MENTIONS}
+        assert expected == {"content": messages.DECLINE, "embeds": [], "allowed_mentions": NONE_MENTIONS}
 
 
 async def test_busy_when_every_slot_is_taken(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,7 +160,7 @@ async def test_busy_when_every_slot_is_taken(fake: FakeDiscord, monkeypatch: pyt
         await run_interaction(bot, slash_payload("ask", {"question": "Trump?"}, user_id=OTHER_USER_ID))
         busy = fake.requests[-1]
         assert busy.kind == "callback" and busy.json["type"] == 4 and busy.ephemeral
-        assert busy.body["content"] == dp.BUSY
+        assert busy.body["content"] == messages.BUSY
         engine.ask_gate.set()
         await first
     assert engine.asked == ["Maliki?"]
@@ -203,7 +204,7 @@ async def test_restricted_commands_check_permission_or_role_at_runtime(
         assert fake.requests[-1].kind in ("followup", "edit_original")
     else:
         assert only_callback(fake).json["type"] == 4 and first.ephemeral
-        assert first.body["content"] == dp.NO_PERMISSION
+        assert first.body["content"] == messages.NO_PERMISSION
         assert engine.generation == "old"  # nothing was rebuilt
 
 
@@ -214,7 +215,7 @@ async def test_restricted_commands_refused_in_dms(fake: FakeDiscord, monkeypatch
         await run_interaction(bot, slash_payload(command, guild=False, app_permissions=ALL))
     request = only_callback(fake)
     assert request.json["type"] == 4 and request.ephemeral
-    assert request.body["content"] == dp.GUILD_ONLY
+    assert request.body["content"] == messages.GUILD_ONLY
     assert engine.generation == "old"
 
 
@@ -246,7 +247,7 @@ async def test_cooldown_on_ask_is_per_user_and_shared_with_mentions(fake: FakeDi
         refused = only_callback(fake)
         assert refused.json["type"] == 4
         assert refused.flags == EPHEMERAL
-        assert re.fullmatch(dp.COOLDOWN.replace("{seconds}", r"(\d+)"), refused.body["content"])
+        assert re.fullmatch(messages.COOLDOWN.replace("{seconds}", r"(\d+)"), refused.body["content"])
         assert int(re.search(r"\d+", refused.body["content"]).group(0)) in (29, 30)
         fake.clear()
         await dispatch_message(bot, mention_message(bot, "Maliki via mention?"))
@@ -282,7 +283,7 @@ async def test_mention_strips_the_bot_mention_in_both_forms(fake: FakeDiscord, m
         await dispatch_message(bot, mention_message(bot, f"hey <@!{BOT_ID}> what did Trump say?"))
         await dispatch_message(bot, mention_message(bot, "", mention_bot=True))
     assert engine.asked == ["What did Maliki say?", "hey   what did Trump say?", ""]
-    assert fake.of_kind("channel_message")[-1].json["content"] == dp.EMPTY_QUESTION
+    assert fake.of_kind("channel_message")[-1].json["content"] == messages.EMPTY_QUESTION
 
 
 @pytest.mark.parametrize(
@@ -329,7 +330,7 @@ async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engi
     assert public_body(followup.json) == before
     assert reply.json["embeds"] == before["embeds"]
     final = fake.of_kind("edit_original")[-1]
-    assert final.json["embeds"][0]["title"] == dp.REINDEX_TITLE
+    assert final.json["embeds"][0]["title"] == messages.REINDEX_TITLE
     if isinstance(bot_engine, FakeEngine):  # the fake's rebuild swaps in different quotes
         assert message_body(bot_engine.ask(question)) != before
 
@@ -352,14 +353,14 @@ async def test_reindex_reports_progress_throttled_then_changes(fake: FakeDiscord
         elapsed = time.monotonic() - started
     edits = fake.of_kind("edit_original")
     progress = [e.json["content"] for e in edits if (e.json.get("content") or "").startswith("Reindexing… ")]
-    assert edits[0].json["content"] == dp.REINDEX_STARTING
+    assert edits[0].json["content"] == messages.REINDEX_STARTING
     assert 1 <= len(progress) <= elapsed / 0.2 + 2  # throttled: not one edit per callback
     assert all(re.fullmatch(r"Reindexing… (reading|embedding|writing): \d+/10", text) for text in progress)
     report = edits[-1].json
-    assert report["content"] is None and report["embeds"][0]["title"] == dp.REINDEX_TITLE
+    assert report["content"] is None and report["embeds"][0]["title"] == messages.REINDEX_TITLE
     fields = {item["name"]: item["value"] for item in report["embeds"][0]["fields"]}
-    assert fields[dp.REINDEX_CHANGED] == "001\\_d007a2e75fab5d5c.txt"
-    assert fields[dp.REINDEX_PASSAGES].startswith("2 → 1")
+    assert fields[messages.REINDEX_CHANGED] == "001\\_d007a2e75fab5d5c.txt"
+    assert fields[messages.REINDEX_PASSAGES].startswith("2 → 1")
 
 
 # --- 6. one rebuild at a time --------------------------------------------------------------------
@@ -372,13 +373,13 @@ async def test_second_reindex_while_one_runs_is_refused(fake: FakeDiscord, monke
         await run_interaction(bot, slash_payload("reindex", permissions=perms(administrator=True), user_id=OTHER_USER_ID))
         [refusal] = fake.requests[mark:]
         assert refusal.kind == "callback" and refusal.json["type"] == 4 and refusal.ephemeral
-        assert refusal.body["content"] == dp.REINDEX_RUNNING
+        assert refusal.body["content"] == messages.REINDEX_RUNNING
         gated.gate.set()
         await first
         # and afterwards a new rebuild is accepted again
         fake.clear()
         await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
-        assert fake.of_kind("edit_original")[-1].json["embeds"][0]["title"] == dp.REINDEX_TITLE
+        assert fake.of_kind("edit_original")[-1].json["embeds"][0]["title"] == messages.REINDEX_TITLE
 
 
 async def test_reindex_refused_while_the_engine_rebuilds_for_someone_else(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -389,7 +390,7 @@ async def test_reindex_refused_while_the_engine_rebuilds_for_someone_else(fake: 
         await wait_for_thread_event(gated.entered)
         async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
             await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
-        assert only_callback(fake).body["content"] == dp.REINDEX_RUNNING
+        assert only_callback(fake).body["content"] == messages.REINDEX_RUNNING
     finally:
         gated.gate.set()
         worker.join(10)
@@ -402,7 +403,7 @@ async def test_reindex_in_progress_raised_by_the_engine_is_reported(fake: FakeDi
 
     async with running_bot(Racing(), make_settings(), fake, monkeypatch) as bot:
         await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
-    assert fake.of_kind("edit_original")[-1].json["content"] == dp.REINDEX_RUNNING
+    assert fake.of_kind("edit_original")[-1].json["content"] == messages.REINDEX_RUNNING
 
 
 # --- /sources ----------------------------------------------------------------------------------------
@@ -429,15 +430,15 @@ async def test_sources_pages_turn_only_for_the_invoking_moderator(fake: FakeDisc
         assert followup.ephemeral and public_body(followup.json) == pages[0]
         [row] = followup.json["components"]
         previous, following = row["components"]
-        assert (previous["label"], previous["disabled"]) == (dp.PAGE_PREVIOUS, True)
-        assert (following["label"], following["disabled"]) == (dp.PAGE_NEXT, False)
+        assert (previous["label"], previous["disabled"]) == (messages.PAGE_PREVIOUS, True)
+        assert (following["label"], following["disabled"]) == (messages.PAGE_NEXT, False)
         message = followup.response
 
         fake.clear()
         await run_interaction(bot, button_payload(following["custom_id"], message, user_id=OTHER_USER_ID, roles=[MOD_ROLE_ID]))
         stranger = only_callback(fake)
         assert stranger.json["type"] == 4 and stranger.ephemeral
-        assert stranger.body["content"] == dp.NOT_YOUR_BUTTONS
+        assert stranger.body["content"] == messages.NOT_YOUR_BUTTONS
 
         for expected_page in (1, 2, 2):  # the last press stays on the last page
             fake.clear()
@@ -500,7 +501,7 @@ async def test_event_loop_never_blocked_while_ask_and_reindex_run(bot_engine: An
 
 
 # --- 9. internal errors ----------------------------------------------------------------------------
-ERROR_RE = re.compile(dp.ERROR.replace(".", r"\.").replace("{error_id}", r"([0-9a-f]{8})"))
+ERROR_RE = re.compile(messages.ERROR.replace(".", r"\.").replace("{error_id}", r"([0-9a-f]{8})"))
 
 
 def logged_error(caplog: pytest.LogCaptureFixture, error_id: str) -> logging.LogRecord:

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings, strategies as st
 
+from bot import messages
 from bot.config import Settings, load_settings
 from bot.discord import payload as dp
 from bot.discord.payload import message_body
@@ -210,7 +211,7 @@ async def _load(engine: Engine, slots: int, answered_questions: dict[str, dict[s
         if kinds == ["callback"]:  # no slot: a private, polite "busy" and nothing else
             [busy] = requests
             assert busy.json["type"] == 4 and busy.flags == EPHEMERAL
-            assert busy.body["content"] == dp.BUSY
+            assert busy.body["content"] == messages.BUSY
         else:  # public "thinking…", then exactly this question's quotes (not another user's)
             assert kinds == ["callback", "followup"], kinds
             defer, followup = requests
@@ -339,9 +340,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> tuple[En
 def shown_quote(value: str, quote: Quote) -> tuple[str, bool]:
     """(the quote as a reader sees it, unescaped; whether it was shortened) from a field value."""
     shown = value[: len(value) - len(dp.citation_tail(quote, value))]
-    shortened = shown.endswith(dp.ELLIPSIS)
+    shortened = shown.endswith(messages.ELLIPSIS)
     if shortened:
-        shown = shown[: -len(dp.ELLIPSIS)]
+        shown = shown[: -len(messages.ELLIPSIS)]
     return dp.unescape(shown), shortened
 
 
@@ -373,7 +374,7 @@ async def test_hostile_articles_are_quoted_exactly_and_render_inert(
                 shortened_any |= shortened
                 heading = f"{number}. "
                 assert item["name"].startswith(heading)
-                title = dp.unescape(item["name"][len(heading) :].removesuffix(dp.ELLIPSIS))
+                title = dp.unescape(item["name"][len(heading) :].removesuffix(messages.ELLIPSIS))
                 headline = files[quote.source].splitlines()[0]
                 assert quote.title in headline and quote.title.startswith(title)
                 seen += [text, title]

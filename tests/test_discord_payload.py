@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import messages
 from bot.discord import payload as dp
 from bot.engine.models import Answer, Citation, IndexedArticle, Quote, ReindexReport, Skipped, SourcesReport
 from discord_harness import SEEDS, FakeEngine, load_seed
@@ -102,10 +103,10 @@ def check_quote_value(quote: Quote, value: str) -> None:
     shown = value[: len(value) - len(tail)]
     if dp.unescape(shown) == quote.text:
         return
-    assert shown.endswith(dp.ELLIPSIS) or shown == dp.ELLIPSIS.strip(), repr(shown)
-    if shown == dp.ELLIPSIS.strip():
+    assert shown.endswith(messages.ELLIPSIS) or shown == messages.ELLIPSIS.strip(), repr(shown)
+    if shown == messages.ELLIPSIS.strip():
         return
-    prefix = dp.unescape(shown[: -len(dp.ELLIPSIS)])
+    prefix = dp.unescape(shown[: -len(messages.ELLIPSIS)])
     assert quote.text.startswith(prefix), (prefix, quote.text)
     assert prefix == prefix.rstrip()
 
@@ -118,13 +119,13 @@ def test_answer_layout_numbered_quotes_with_citations_and_also_in() -> None:
     assert body["content"] is None
     assert body["allowed_mentions"] == NONE
     [embed] = body["embeds"]
-    assert embed["title"] == dp.ANSWER_TITLE
-    assert embed["footer"]["text"] == dp.ANSWER_FOOTER
+    assert embed["title"] == messages.ANSWER_TITLE
+    assert embed["footer"]["text"] == messages.ANSWER_FOOTER
     assert len(embed["fields"]) == len(answer.quotes)
     for number, (quote, item) in enumerate(zip(answer.quotes, embed["fields"]), start=1):
         assert item["name"] == f"{number}. " + dp.neutralise(quote.title)
         assert item["value"].startswith(dp.neutralise(quote.text) + "\n")
-        assert dp.CITATION.format(source=dp.neutralise(quote.source), paragraph=quote.paragraph) in item["value"]
+        assert messages.CITATION.format(source=dp.neutralise(quote.source), paragraph=quote.paragraph) in item["value"]
         check_quote_value(quote, item["value"])
         # the quote shown is verbatim from the seed file at the cited offsets
         article = load_seed(SEEDS / quote.source)
@@ -140,11 +141,11 @@ def test_answer_layout_numbered_quotes_with_citations_and_also_in() -> None:
 @pytest.mark.parametrize(
     ("answer", "text"),
     [
-        (Answer("pizza?", False, reason="declined"), dp.DECLINE),
-        (Answer("   ", False, reason="empty"), dp.EMPTY_QUESTION),
-        (Answer("q", False, reason="no-index"), dp.NO_INDEX),
-        (Answer("q", False, reason=None), dp.DECLINE),
-        (Answer("q", True, quotes=()), dp.DECLINE),
+        (Answer("pizza?", False, reason="declined"), messages.DECLINE),
+        (Answer("   ", False, reason="empty"), messages.EMPTY_QUESTION),
+        (Answer("q", False, reason="no-index"), messages.NO_INDEX),
+        (Answer("q", False, reason=None), messages.DECLINE),
+        (Answer("q", True, quotes=()), messages.DECLINE),
     ],
 )
 def test_declines_are_fixed_templates(answer: Answer, text: str) -> None:
@@ -196,9 +197,9 @@ def test_fit_is_a_prefix_within_budget(text: str, budget: int) -> None:
     assert dp.discord_len(shown) <= budget
     assert_inert(shown)
     if dp.unescape(shown) != text:
-        assert shown.endswith(dp.ELLIPSIS) or shown == dp.ELLIPSIS.strip()
-        if shown.endswith(dp.ELLIPSIS):
-            assert text.startswith(dp.unescape(shown[: -len(dp.ELLIPSIS)]))
+        assert shown.endswith(messages.ELLIPSIS) or shown == messages.ELLIPSIS.strip()
+        if shown.endswith(messages.ELLIPSIS):
+            assert text.startswith(dp.unescape(shown[: -len(messages.ELLIPSIS)]))
 
 
 def test_long_quote_is_cut_at_a_word_boundary() -> None:
@@ -209,8 +210,8 @@ def test_long_quote_is_cut_at_a_word_boundary() -> None:
     value = body["embeds"][0]["fields"][0]["value"]
     assert dp.discord_len(value) <= dp.FIELD_VALUE_LIMIT
     shown = value[: len(value) - len(dp.citation_tail(quote, value))]
-    assert shown.endswith(dp.ELLIPSIS)
-    prefix = dp.unescape(shown[: -len(dp.ELLIPSIS)])
+    assert shown.endswith(messages.ELLIPSIS)
+    prefix = dp.unescape(shown[: -len(messages.ELLIPSIS)])
     assert text.startswith(prefix)
     assert text[len(prefix)].isspace()  # the cut fell on whitespace
     assert len(prefix) > 700  # and the quote still uses most of the room
@@ -262,10 +263,10 @@ def test_sources_pages_fit_and_cover_every_article(count: int) -> None:
         body = page.to_dict()
         assert dp.limit_violations(body) == []
         [embed] = body["embeds"]
-        assert dp.SOURCES_STALE in embed["description"]
+        assert messages.SOURCES_STALE in embed["description"]
         listed += [dp.unescape(item["name"]) for item in embed.get("fields", [])]
         if len(pages) > 1:
-            assert embed["footer"]["text"] == dp.SOURCES_PAGE.format(page=number, pages=len(pages))
+            assert embed["footer"]["text"] == messages.SOURCES_PAGE.format(page=number, pages=len(pages))
         for text in strings_of(body):
             assert "\\@everyone" in text or "@everyone" not in text
     assert listed == [f"Headline {i}" for i in range(count)]
@@ -287,10 +288,10 @@ def test_reindex_report_fits_and_lists_changes() -> None:
     assert dp.limit_violations(body) == []
     [embed] = body["embeds"]
     fields = {item["name"]: item["value"] for item in embed["fields"]}
-    assert fields[dp.REINDEX_REMOVED] == "gone.txt"
-    assert fields[dp.REINDEX_CHANGED] == dp.REINDEX_NONE
-    assert fields[dp.REINDEX_ADDED].endswith("more")
-    assert "10 → 2010" in fields[dp.REINDEX_PASSAGES]
+    assert fields[messages.REINDEX_REMOVED] == "gone.txt"
+    assert fields[messages.REINDEX_CHANGED] == messages.REINDEX_NONE
+    assert fields[messages.REINDEX_ADDED].endswith("more")
+    assert "10 → 2010" in fields[messages.REINDEX_PASSAGES]
     assert embed["description"] == "Took 12.3 s"
-    assert "big.txt" in fields[dp.REINDEX_SKIPPED]
+    assert "big.txt" in fields[messages.REINDEX_SKIPPED]
     assert dp.reindex_progress("embedding", 5, 10).to_dict()["content"] == "Reindexing… embedding: 5/10"

@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from . import payload
+from .. import messages
 from .checks import UserCooldowns
 from .interactions import describe, new_error_id, respond_ephemeral
 
@@ -40,11 +40,11 @@ class QuoteTree(app_commands.CommandTree):
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
         if isinstance(error, app_commands.CommandOnCooldown):
-            text = payload.COOLDOWN.format(seconds=max(1, math.ceil(error.retry_after)))
+            text = messages.COOLDOWN.format(seconds=max(1, math.ceil(error.retry_after)))
         elif isinstance(error, app_commands.NoPrivateMessage):
-            text = payload.GUILD_ONLY
+            text = messages.GUILD_ONLY
         elif isinstance(error, app_commands.CheckFailure):
-            text = payload.NO_PERMISSION
+            text = messages.NO_PERMISSION
         else:
             error_id = new_error_id()
             original = getattr(error, "original", error)
@@ -54,7 +54,7 @@ class QuoteTree(app_commands.CommandTree):
                 describe(interaction),
                 exc_info=(type(original), original, original.__traceback__),
             )
-            text = payload.ERROR.format(error_id=error_id)
+            text = messages.ERROR.format(error_id=error_id)
         await respond_ephemeral(interaction, text)
 
 

@@ -2,7 +2,7 @@
 
 Why this module exists: the bot must never write its own prose about the news. Everything a
 reply contains is either a verbatim slice of an article (quotes, headlines, file names, taken
-from the engine's `Answer`) or one of the module-level template constants below. Keeping the
+from the engine's `Answer`) or one of the template constants of `bot.messages`. Keeping the
 formatting here, apart from the cogs, lets the command line print exactly what the bot would
 send (`message_body`) and lets tests check Discord's limits without a connection.
 
@@ -40,55 +40,8 @@ from typing import Any
 
 import discord
 
+from .. import messages
 from ..engine.models import Answer, Citation, Quote, ReindexReport, SourcesReport
-
-# --- every non-quoted word the bot can say -------------------------------------------------------
-from ..render import DECLINE, EMPTY_QUESTION, NO_INDEX  # noqa: E402  (shared with the terminal)
-
-BUSY = "I'm answering a lot of questions right now. Please ask again in a moment."
-COOLDOWN = "Please wait {seconds} s before asking again."
-NO_PERMISSION = "You don't have permission to use this command."
-GUILD_ONLY = "This command only works in a server."
-ERROR = "Something went wrong on my side. Error id: {error_id}."
-REINDEX_RUNNING = "A reindex is already running. Please wait for it to finish."
-REINDEX_STARTING = "Reindexing…"
-REINDEX_PROGRESS = "Reindexing… {stage}: {done}/{total}"
-REINDEX_TITLE = "Reindex finished"
-REINDEX_ADDED = "Added"
-REINDEX_REMOVED = "Removed"
-REINDEX_CHANGED = "Changed"
-REINDEX_SKIPPED = "Skipped"
-REINDEX_NONE = "none"
-REINDEX_PASSAGES = "Passages"
-REINDEX_PASSAGES_VALUE = "{before} → {after} ({embedded} embedded, {unchanged} articles unchanged)"
-REINDEX_SECONDS = "Took {seconds:.1f} s"
-SKIPPED_ITEM = "{source}: {reason}"
-LIST_MORE = "… and {count} more"
-NOT_YOUR_BUTTONS = "Only the person who ran /sources can turn these pages."
-PAGE_PREVIOUS = "Previous"
-PAGE_NEXT = "Next"
-
-ANSWER_TITLE = "From the articles"
-ANSWER_FOOTER = "Verbatim quotes from the indexed articles."
-QUOTE_HEADING = "{number}. {title}"
-CITATION = "— {source}, paragraph {paragraph}"
-ALSO_IN = "Also in: {items}"
-ALSO_IN_ITEM = "{title} ({source}, paragraph {paragraph})"
-ALSO_IN_SEPARATOR = "; "
-ALSO_IN_MORE = " and {count} more"
-ALSO_IN_COUNT = "Also in {count} other articles."
-
-SOURCES_TITLE = "Indexed articles"
-SOURCES_SUMMARY = (
-    "{articles} articles, {passages} passages. Model {model} ({dimension} dimensions, {index_kind} index), "
-    "built {built_at}."
-)
-SOURCES_STALE = "The seeds folder has changed since this index was built; /reindex brings it up to date."
-SOURCES_EMPTY = "No articles are indexed."
-SOURCES_ITEM = "{source} · {passages} passages · indexed {indexed_at}"
-SOURCES_PAGE = "Page {page} of {pages}"
-
-ELLIPSIS = " …"  # marks a quote shortened to fit; what precedes it is a prefix of the exact slice
 
 # --- Discord's limits ----------------------------------------------------------------------------
 CONTENT_LIMIT = 2000
@@ -172,7 +125,7 @@ def unescape(text: str) -> str:
 
 
 def fit(text: str, budget: int) -> str:
-    """Neutralised `text`, shortened with ELLIPSIS to at most `budget` units.
+    """Neutralised `text`, shortened with `messages.ELLIPSIS` to at most `budget` units.
 
     Cuts at a whitespace boundary so the shown words are a prefix of the exact slice; a text
     with no whitespace early enough is cut between characters (still a prefix).
@@ -181,9 +134,9 @@ def fit(text: str, budget: int) -> str:
         escaped = neutralise(text)
         if discord_len(escaped) <= budget:
             return escaped
-    room = budget - discord_len(ELLIPSIS)
+    room = budget - discord_len(messages.ELLIPSIS)
     if room <= 0:
-        return ELLIPSIS.strip()[: max(budget, 0)]
+        return messages.ELLIPSIS.strip()[: max(budget, 0)]
 
     def shown(cut: int) -> str:
         return neutralise(text[:cut].rstrip())
@@ -205,8 +158,8 @@ def fit(text: str, budget: int) -> str:
     cut = boundary if boundary >= limit // 2 and text[:boundary].strip() else limit
     body = shown(cut)
     if not body:
-        return ELLIPSIS.strip()
-    return body + ELLIPSIS
+        return messages.ELLIPSIS.strip()
+    return body + messages.ELLIPSIS
 
 
 # --- message bodies ----------------------------------------------------------------------------
@@ -239,45 +192,38 @@ def notice(text: str) -> Reply:
     return Reply(content=text[:CONTENT_LIMIT])
 
 
-def _decline_text(answer: Answer) -> str:
-    if answer.reason == "empty":
-        return EMPTY_QUESTION
-    if answer.reason == "no-index":
-        return NO_INDEX
-    return DECLINE
-
-
 def _also_in_line(citations: Sequence[Citation], budget: int) -> str:
     """'Also in: …' listing as many other articles as fit, then 'and N more'."""
     if not citations:
         return ""
     items: list[str] = []
     for position, citation in enumerate(citations):
-        item = ALSO_IN_ITEM.format(
+        item = messages.CITED_ARTICLE.format(
             title=fit(citation.title, 80),
             source=fit(citation.source, 80),
             paragraph=citation.paragraph,
         )
         candidate = items + [item]
         rest = len(citations) - position - 1
-        more = ALSO_IN_MORE.format(count=rest) if rest else ""
-        line = ALSO_IN.format(items=ALSO_IN_SEPARATOR.join(candidate)) + more
+        more = messages.ALSO_IN_MORE.format(count=rest) if rest else ""
+        line = messages.ALSO_IN.format(items=messages.CITED_SEPARATOR.join(candidate)) + more
         if discord_len(line) > budget:
             break
         items = candidate
     if not items:
-        line = ALSO_IN_COUNT.format(count=len(citations))
+        line = messages.ALSO_IN_COUNT.format(count=len(citations))
         return line if discord_len(line) <= budget else ""
     rest = len(citations) - len(items)
-    return ALSO_IN.format(items=ALSO_IN_SEPARATOR.join(items)) + (ALSO_IN_MORE.format(count=rest) if rest else "")
+    more = messages.ALSO_IN_MORE.format(count=rest) if rest else ""
+    return messages.ALSO_IN.format(items=messages.CITED_SEPARATOR.join(items)) + more
 
 
 def quote_field(number: int, quote: Quote, value_budget: int) -> tuple[str, str]:
     """(name, value) of the embed field for one quote, value within `value_budget`."""
-    name = QUOTE_HEADING.format(number=number, title="")
+    name = messages.QUOTE_HEADING.format(number=number, title="")
     name += fit(quote.title, QUOTE_NAME_BUDGET - discord_len(name))
     value_budget = min(value_budget, FIELD_VALUE_LIMIT)
-    citation = CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
+    citation = messages.CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
     also = _also_in_line(quote.also_in, min(ALSO_IN_BUDGET, max(value_budget // 3, 0)))
     tail = "\n" + citation + ("\n" + also if also else "")
     quote_budget = value_budget - discord_len(tail)
@@ -289,7 +235,7 @@ def quote_field(number: int, quote: Quote, value_budget: int) -> tuple[str, str]
 
 def citation_tail(quote: Quote, value: str) -> str:
     """The citation part of a rendered field value (tests use it to isolate the quote)."""
-    citation = CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
+    citation = messages.CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
     marker = "\n" + citation
     return value[value.rindex(marker) :]
 
@@ -298,10 +244,10 @@ def answer_reply(answer: Answer) -> Reply:
     """The reply to one question: numbered, cited quotes in one embed, or a constant decline."""
     quotes = answer.quotes[:MAX_QUOTES]
     if not answer.answered or not quotes:
-        return notice(_decline_text(answer))
-    embed = discord.Embed(title=ANSWER_TITLE, colour=discord.Colour.dark_teal())
-    embed.set_footer(text=ANSWER_FOOTER)
-    overhead = discord_len(ANSWER_TITLE) + discord_len(ANSWER_FOOTER)
+        return notice(messages.no_answer(answer.reason))
+    embed = discord.Embed(title=messages.ANSWER_TITLE, colour=discord.Colour.dark_teal())
+    embed.set_footer(text=messages.ANSWER_FOOTER)
+    overhead = discord_len(messages.ANSWER_TITLE) + discord_len(messages.ANSWER_FOOTER)
     names_budget = len(quotes) * QUOTE_NAME_BUDGET
     per_value = min(FIELD_VALUE_LIMIT, (MESSAGE_EMBEDS_TOTAL - overhead - names_budget) // len(quotes))
     for number, quote in enumerate(quotes, start=1):
@@ -318,7 +264,7 @@ def message_body(answer: Answer) -> dict[str, Any]:
 # --- /sources ------------------------------------------------------------------------------------
 def sources_pages(report: SourcesReport) -> list[Reply]:
     """One ephemeral embed per page listing the indexed articles; pages stay within the limits."""
-    summary = SOURCES_SUMMARY.format(
+    summary = messages.SOURCES_SUMMARY.format(
         articles=len(report.articles),
         passages=report.passages,
         model=fit(report.model, 200),
@@ -327,15 +273,15 @@ def sources_pages(report: SourcesReport) -> list[Reply]:
         built_at=fit(report.built_at, 60),
     )
     if report.seeds_changed:
-        summary += "\n" + SOURCES_STALE
+        summary += "\n" + messages.SOURCES_STALE
     if not report.articles:
-        summary += "\n" + SOURCES_EMPTY
+        summary += "\n" + messages.SOURCES_EMPTY
 
     rows = [
         (
-            fit(article.title, FIELD_NAME_LIMIT) or "\u2014",
+            fit(article.title, FIELD_NAME_LIMIT) or messages.SOURCES_UNTITLED,
             fit(
-                SOURCES_ITEM.format(
+                messages.SOURCES_ITEM.format(
                     source=article.source, passages=article.passages, indexed_at=article.indexed_at
                 ),
                 FIELD_VALUE_LIMIT,
@@ -343,8 +289,8 @@ def sources_pages(report: SourcesReport) -> list[Reply]:
         )
         for article in report.articles
     ]
-    footer_room = discord_len(SOURCES_PAGE.format(page=9999, pages=9999))
-    base = discord_len(SOURCES_TITLE) + discord_len(summary) + footer_room
+    footer_room = discord_len(messages.SOURCES_PAGE.format(page=9999, pages=9999))
+    base = discord_len(messages.SOURCES_TITLE) + discord_len(summary) + footer_room
     pages: list[list[tuple[str, str]]] = [[]]
     used = base
     for name, value in rows:
@@ -357,11 +303,11 @@ def sources_pages(report: SourcesReport) -> list[Reply]:
 
     replies: list[Reply] = []
     for number, page in enumerate(pages, start=1):
-        embed = discord.Embed(title=SOURCES_TITLE, description=summary, colour=discord.Colour.dark_teal())
+        embed = discord.Embed(title=messages.SOURCES_TITLE, description=summary, colour=discord.Colour.dark_teal())
         for name, value in page:
             embed.add_field(name=name, value=value, inline=False)
         if len(pages) > 1:
-            embed.set_footer(text=SOURCES_PAGE.format(page=number, pages=len(pages)))
+            embed.set_footer(text=messages.SOURCES_PAGE.format(page=number, pages=len(pages)))
         replies.append(Reply(content=None, embeds=[embed]))
     return replies
 
@@ -369,18 +315,18 @@ def sources_pages(report: SourcesReport) -> list[Reply]:
 # --- /reindex ------------------------------------------------------------------------------------
 def reindex_progress(stage: str, done: int, total: int) -> Reply:
     """The interim text shown while a rebuild runs."""
-    return notice(REINDEX_PROGRESS.format(stage=fit(stage, 40), done=done, total=total))
+    return notice(messages.REINDEX_PROGRESS.format(stage=fit(stage, 40), done=done, total=total))
 
 
 def _name_list(names: Sequence[str]) -> str:
     """Escaped names, one per line, within a field value; the overflow is counted."""
     if not names:
-        return REINDEX_NONE
+        return messages.REINDEX_NONE
     lines: list[str] = []
     used = 0
     for position, name in enumerate(names):
         line = fit(name, 200)
-        more = LIST_MORE.format(count=len(names) - position)
+        more = messages.LIST_MORE.format(count=len(names) - position)
         if used + discord_len(line) + 1 + discord_len(more) + 1 > FIELD_VALUE_LIMIT:
             lines.append(more)
             break
@@ -391,14 +337,15 @@ def _name_list(names: Sequence[str]) -> str:
 
 def reindex_reply(report: ReindexReport) -> Reply:
     """What a rebuild changed: added/removed/changed articles, passages before → after, time."""
-    embed = discord.Embed(title=REINDEX_TITLE, colour=discord.Colour.dark_teal())
-    embed.description = REINDEX_SECONDS.format(seconds=report.seconds if math.isfinite(report.seconds) else 0.0)
-    embed.add_field(name=REINDEX_ADDED, value=_name_list(report.added), inline=False)
-    embed.add_field(name=REINDEX_REMOVED, value=_name_list(report.removed), inline=False)
-    embed.add_field(name=REINDEX_CHANGED, value=_name_list(report.changed), inline=False)
+    embed = discord.Embed(title=messages.REINDEX_TITLE, colour=discord.Colour.dark_teal())
+    seconds = report.seconds if math.isfinite(report.seconds) else 0.0
+    embed.description = messages.REINDEX_SECONDS.format(seconds=seconds)
+    embed.add_field(name=messages.REINDEX_ADDED, value=_name_list(report.added), inline=False)
+    embed.add_field(name=messages.REINDEX_REMOVED, value=_name_list(report.removed), inline=False)
+    embed.add_field(name=messages.REINDEX_CHANGED, value=_name_list(report.changed), inline=False)
     embed.add_field(
-        name=REINDEX_PASSAGES,
-        value=REINDEX_PASSAGES_VALUE.format(
+        name=messages.REINDEX_PASSAGES,
+        value=messages.REINDEX_PASSAGES_VALUE.format(
             before=report.passages_before,
             after=report.passages_after,
             embedded=report.embedded,
@@ -407,8 +354,8 @@ def reindex_reply(report: ReindexReport) -> Reply:
         inline=False,
     )
     if report.skipped:
-        skipped = [SKIPPED_ITEM.format(source=item.source, reason=item.reason) for item in report.skipped]
-        embed.add_field(name=REINDEX_SKIPPED, value=_name_list(skipped), inline=False)
+        skipped = [messages.SKIPPED_ITEM.format(source=item.source, reason=item.reason) for item in report.skipped]
+        embed.add_field(name=messages.REINDEX_SKIPPED, value=_name_list(skipped), inline=False)
     return Reply(content=None, embeds=[embed])
 
 

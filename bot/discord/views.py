@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import discord
 
+from .. import messages
 from . import payload
 
 PAGER_TIMEOUT_SECONDS = 600.0  # under the 15 minutes an interaction token stays valid
@@ -32,7 +33,7 @@ class SourcesPager(discord.ui.View):
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
-            payload.NOT_YOUR_BUTTONS, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            messages.NOT_YOUR_BUTTONS, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
         return False
 
@@ -43,12 +44,12 @@ class SourcesPager(discord.ui.View):
             content=page.content, embeds=page.embeds, view=self, allowed_mentions=discord.AllowedMentions.none()
         )
 
-    @discord.ui.button(label=payload.PAGE_PREVIOUS, style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=messages.PAGE_PREVIOUS, style=discord.ButtonStyle.secondary)
     async def previous_page(self, interaction: discord.Interaction, button: discord.ui.Button["SourcesPager"]) -> None:
         self.index = max(0, self.index - 1)
         await self._show(interaction)
 
-    @discord.ui.button(label=payload.PAGE_NEXT, style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=messages.PAGE_NEXT, style=discord.ButtonStyle.secondary)
     async def next_page(self, interaction: discord.Interaction, button: discord.ui.Button["SourcesPager"]) -> None:
         self.index = min(len(self.pages) - 1, self.index + 1)
         await self._show(interaction)

@@ -18,8 +18,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import checks
-from .. import payload
+from ... import messages
+from .. import checks, payload
 from ..interactions import respond_ephemeral
 from ...engine.engine import ReindexInProgress
 
@@ -92,20 +92,20 @@ class AdminCog(commands.Cog, name="Admin"):
     async def reindex(self, interaction: discord.Interaction) -> None:
         engine = self.bot.engine
         if self.running or engine.reindexing:
-            await respond_ephemeral(interaction, payload.REINDEX_RUNNING)
+            await respond_ephemeral(interaction, messages.REINDEX_RUNNING)
             return
         self.running = True
         relay: ProgressRelay | None = None
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await interaction.edit_original_response(**payload.notice(payload.REINDEX_STARTING).send_kwargs())
+            await interaction.edit_original_response(**payload.notice(messages.REINDEX_STARTING).send_kwargs())
             relay = ProgressRelay(interaction, PROGRESS_INTERVAL_SECONDS)
             relay.start()
             try:
                 report = await asyncio.to_thread(engine.reindex, relay)
             except ReindexInProgress:
                 await relay.stop()
-                await interaction.edit_original_response(**payload.notice(payload.REINDEX_RUNNING).send_kwargs())
+                await interaction.edit_original_response(**payload.notice(messages.REINDEX_RUNNING).send_kwargs())
                 return
             await relay.stop()
             log.info(

@@ -19,8 +19,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import checks
-from .. import payload
+from ... import messages
+from .. import checks, payload
 from ..interactions import PUBLIC_THINKING, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class AskCog(commands.Cog, name="Ask"):
     @checks.ask_cooldown()
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         if not await self._take_slot():
-            await respond_ephemeral(interaction, payload.BUSY)
+            await respond_ephemeral(interaction, messages.BUSY)
             return
         try:
             await interaction.response.defer(thinking=True)
@@ -98,16 +98,16 @@ class AskCog(commands.Cog, name="Ask"):
                 message.channel.id,
                 message.author.id,
             )
-            await self._reply(message, payload.notice(payload.ERROR.format(error_id=error_id)))
+            await self._reply(message, payload.notice(messages.ERROR.format(error_id=error_id)))
 
     async def _answer_message(self, message: discord.Message) -> None:
         retry_after = self.bot.ask_cooldowns.hit(message.author.id)
         if retry_after is not None:
-            text = payload.COOLDOWN.format(seconds=max(1, math.ceil(retry_after)))
+            text = messages.COOLDOWN.format(seconds=max(1, math.ceil(retry_after)))
             await self._reply(message, payload.notice(text))
             return
         if not await self._take_slot():
-            await self._reply(message, payload.notice(payload.BUSY))
+            await self._reply(message, payload.notice(messages.BUSY))
             return
         try:
             reply = payload.answer_reply(await self.answer(self.question_from(message)))

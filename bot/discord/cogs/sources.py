@@ -15,8 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import checks
-from .. import payload
+from .. import checks, payload
 from ..views import SourcesPager
 
 if TYPE_CHECKING:

@@ -1,0 +1,82 @@
+"""Every fixed string a reply can contain: the only words the bot says that it did not quote.
+
+The bot never writes its own prose about the news. A reply is made of verbatim slices of the
+articles (quotes, headlines, file names, taken from the engine's `Answer`) and of the constants
+below, so this module is the whole of what the bot can say in its own words. The terminal
+renderer (`bot.render`) and the Discord one (`bot.discord.payload`, the cogs and views) both take
+their words from here; a template's `{fields}` are filled with quoted or counted values only.
+"""
+
+from __future__ import annotations
+
+# --- instead of quotes: said by every front end ---------------------------------------------------
+DECLINE = "No article in the index answers that."
+EMPTY_QUESTION = "Ask a question about the articles."
+NO_INDEX = "The index holds no articles yet."
+_NO_ANSWER = {"declined": DECLINE, "empty": EMPTY_QUESTION, "no-index": NO_INDEX}
+
+
+def no_answer(reason: str | None) -> str:
+    """What is said instead of quotes for an `Answer.reason`; a plain decline for any other reason."""
+    return _NO_ANSWER.get(reason or "declined", DECLINE)
+
+
+# --- citations: the same words in the terminal and on Discord ---------------------------------------
+CITED_ARTICLE = "{title} ({source}, paragraph {paragraph})"
+CITED_SEPARATOR = "; "
+
+# --- the terminal (`python -m bot ask`, `sources`) ---------------------------------------------------
+TERMINAL_QUOTE = "{number}. “{text}”"
+TERMINAL_QUOTE_SOURCE = "   — {cited}"
+TERMINAL_ALSO_IN = "   also in: {items}"
+TERMINAL_SOURCES = "{articles} articles, {passages} passages; built {built_at} with {model} ({index_kind} index)"
+TERMINAL_SOURCES_ITEM = "- {title} ({source}, {passages} passages, indexed {indexed_at})"
+TERMINAL_SOURCES_STALE = "The seeds folder has changed since this index was built: run `python -m bot index`."
+
+# --- Discord: short notices ----------------------------------------------------------------------------
+BUSY = "I'm answering a lot of questions right now. Please ask again in a moment."
+COOLDOWN = "Please wait {seconds} s before asking again."
+NO_PERMISSION = "You don't have permission to use this command."
+GUILD_ONLY = "This command only works in a server."
+ERROR = "Something went wrong on my side. Error id: {error_id}."
+
+# --- Discord: /reindex ---------------------------------------------------------------------------------
+REINDEX_RUNNING = "A reindex is already running. Please wait for it to finish."
+REINDEX_STARTING = "Reindexing…"
+REINDEX_PROGRESS = "Reindexing… {stage}: {done}/{total}"
+REINDEX_TITLE = "Reindex finished"
+REINDEX_ADDED = "Added"
+REINDEX_REMOVED = "Removed"
+REINDEX_CHANGED = "Changed"
+REINDEX_SKIPPED = "Skipped"
+REINDEX_NONE = "none"
+REINDEX_PASSAGES = "Passages"
+REINDEX_PASSAGES_VALUE = "{before} → {after} ({embedded} embedded, {unchanged} articles unchanged)"
+REINDEX_SECONDS = "Took {seconds:.1f} s"
+SKIPPED_ITEM = "{source}: {reason}"
+LIST_MORE = "… and {count} more"
+
+# --- Discord: an answer ----------------------------------------------------------------------------------
+ANSWER_TITLE = "From the articles"
+ANSWER_FOOTER = "Verbatim quotes from the indexed articles."
+QUOTE_HEADING = "{number}. {title}"
+CITATION = "— {source}, paragraph {paragraph}"
+ALSO_IN = "Also in: {items}"
+ALSO_IN_MORE = " and {count} more"
+ALSO_IN_COUNT = "Also in {count} other articles."
+ELLIPSIS = " …"  # marks a quote shortened to fit; what precedes it is a prefix of the exact slice
+
+# --- Discord: /sources and its pager --------------------------------------------------------------------
+SOURCES_TITLE = "Indexed articles"
+SOURCES_SUMMARY = (
+    "{articles} articles, {passages} passages. Model {model} ({dimension} dimensions, {index_kind} index), "
+    "built {built_at}."
+)
+SOURCES_STALE = "The seeds folder has changed since this index was built; /reindex brings it up to date."
+SOURCES_EMPTY = "No articles are indexed."
+SOURCES_ITEM = "{source} · {passages} passages · indexed {indexed_at}"
+SOURCES_UNTITLED = "\u2014"  # an article with no headline still needs a field name
+SOURCES_PAGE = "Page {page} of {pages}"
+NOT_YOUR_BUTTONS = "Only the person who ran /sources can turn these pages."
+PAGE_PREVIOUS = "Previous"
+PAGE_NEXT = "Next"
