@@ -59,6 +59,7 @@ from discord_harness import (
     start_interaction,
     wait_for_thread_event,
 )
+from payload_checks import limit_violations, unescape
 
 # The real engine (real model, FAISS, BM25 over seeds/) by default; DISCORD_TESTS_FAKE_ENGINE=1
 # swaps in the canned FakeEngine for quick iteration on the Discord layer alone.
@@ -98,7 +99,7 @@ def assert_pings_nobody_and_fits(fake: FakeDiscord) -> None:
         assert mentions is not None, request
         assert mentions.get("parse") == [], request
         assert not mentions.get("users") and not mentions.get("roles") and not mentions.get("replied_user")
-        assert dp.limit_violations(body) == [], (request.kind, dp.limit_violations(body))
+        assert limit_violations(body) == [], (request.kind, limit_violations(body))
 
 
 @pytest.fixture
@@ -416,7 +417,7 @@ async def test_sources_lists_articles_privately(fake: FakeDiscord, monkeypatch: 
     assert followup.ephemeral and not followup.json.get("components")
     expected = dp.sources_pages(engine.sources())[0].to_dict()
     assert public_body(followup.json) == expected
-    names = [dp.unescape(item["name"]) for item in followup.json["embeds"][0]["fields"]]
+    names = [unescape(item["name"]) for item in followup.json["embeds"][0]["fields"]]
     assert names == [article.title for article in engine.articles.values()]
 
 

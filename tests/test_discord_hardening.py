@@ -54,6 +54,7 @@ from discord_harness import (
     slash_payload,
 )
 from loadtest import LoadReport, classify, run_load
+from payload_checks import citation_tail, limit_violations, unescape
 
 REPLY_MENTIONS = {"parse": [], "replied_user": False}  # a reply to a message: and don't ping its author
 LOAD = 200
@@ -107,7 +108,7 @@ def rendered_texts(body: dict[str, Any]) -> list[str]:
 def assert_body_safe(body: dict[str, Any], mentions: dict[str, Any] = NONE_MENTIONS) -> None:
     """Pings nobody, fits Discord, renders no live mention, link or formatting."""
     assert body.get("allowed_mentions") == mentions, body.get("allowed_mentions")
-    assert dp.limit_violations(body) == []
+    assert limit_violations(body) == []
     for text in rendered_texts(body):
         assert live_markup(text) == [], text[:300]
 
@@ -339,11 +340,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> tuple[En
 
 def shown_quote(value: str, quote: Quote) -> tuple[str, bool]:
     """(the quote as a reader sees it, unescaped; whether it was shortened) from a field value."""
-    shown = value[: len(value) - len(dp.citation_tail(quote, value))]
+    shown = value[: len(value) - len(citation_tail(quote, value))]
     shortened = shown.endswith(messages.ELLIPSIS)
     if shortened:
         shown = shown[: -len(messages.ELLIPSIS)]
-    return dp.unescape(shown), shortened
+    return unescape(shown), shortened
 
 
 async def test_hostile_articles_are_quoted_exactly_and_render_inert(
@@ -374,7 +375,7 @@ async def test_hostile_articles_are_quoted_exactly_and_render_inert(
                 shortened_any |= shortened
                 heading = f"{number}. "
                 assert item["name"].startswith(heading)
-                title = dp.unescape(item["name"][len(heading) :].removesuffix(messages.ELLIPSIS))
+                title = unescape(item["name"][len(heading) :].removesuffix(messages.ELLIPSIS))
                 headline = files[quote.source].splitlines()[0]
                 assert quote.title in headline and quote.title.startswith(title)
                 seen += [text, title]

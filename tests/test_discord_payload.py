@@ -19,6 +19,7 @@ from bot import messages
 from bot.discord import payload as dp
 from bot.engine.models import Answer, Citation, IndexedArticle, Quote, ReindexReport, Skipped, SourcesReport
 from discord_harness import SEEDS, FakeEngine, load_seed
+from payload_checks import citation_tail, limit_violations, unescape
 
 NONE = {"parse": []}
 
@@ -99,14 +100,14 @@ def strings_of(body: dict) -> list[str]:
 
 def check_quote_value(quote: Quote, value: str) -> None:
     """The quote part of a field is the exact slice, or a whitespace-trimmed prefix + ELLIPSIS."""
-    tail = dp.citation_tail(quote, value)
+    tail = citation_tail(quote, value)
     shown = value[: len(value) - len(tail)]
-    if dp.unescape(shown) == quote.text:
+    if unescape(shown) == quote.text:
         return
     assert shown.endswith(messages.ELLIPSIS) or shown == messages.ELLIPSIS.strip(), repr(shown)
     if shown == messages.ELLIPSIS.strip():
         return
-    prefix = dp.unescape(shown[: -len(messages.ELLIPSIS)])
+    prefix = unescape(shown[: -len(messages.ELLIPSIS)])
     assert quote.text.startswith(prefix), (prefix, quote.text)
     assert prefix == prefix.rstrip()
 
@@ -134,7 +135,7 @@ def test_answer_layout_numbered_quotes_with_citations_and_also_in() -> None:
     also = answer.quotes[0].also_in[0]
     assert "Also in: " + dp.neutralise(also.title) in first
     assert dp.neutralise(also.source) in first and f"paragraph {also.paragraph}" in first
-    assert dp.limit_violations(body) == []
+    assert limit_violations(body) == []
     json.dumps(body)  # the CLI prints it as JSON
 
 
@@ -179,14 +180,14 @@ def test_body_matches_what_discord_py_serialises() -> None:
 )
 def test_neutralise_examples(raw: str, shown: str) -> None:
     assert dp.neutralise(raw) == shown
-    assert dp.unescape(shown) == raw
+    assert unescape(shown) == raw
 
 
 @given(any_text)
 @settings(max_examples=300, deadline=None)
 def test_neutralise_round_trips_and_is_inert(text: str) -> None:
     shown = dp.neutralise(text)
-    assert dp.unescape(shown) == text
+    assert unescape(shown) == text
     assert_inert(shown)
 
 
@@ -196,10 +197,10 @@ def test_fit_is_a_prefix_within_budget(text: str, budget: int) -> None:
     shown = dp.fit(text, budget)
     assert dp.discord_len(shown) <= budget
     assert_inert(shown)
-    if dp.unescape(shown) != text:
+    if unescape(shown) != text:
         assert shown.endswith(messages.ELLIPSIS) or shown == messages.ELLIPSIS.strip()
         if shown.endswith(messages.ELLIPSIS):
-            assert text.startswith(dp.unescape(shown[: -len(messages.ELLIPSIS)]))
+            assert text.startswith(unescape(shown[: -len(messages.ELLIPSIS)]))
 
 
 def test_long_quote_is_cut_at_a_word_boundary() -> None:
@@ -209,9 +210,9 @@ def test_long_quote_is_cut_at_a_word_boundary() -> None:
     body = dp.message_body(Answer("q", True, (quote,)))
     value = body["embeds"][0]["fields"][0]["value"]
     assert dp.discord_len(value) <= dp.FIELD_VALUE_LIMIT
-    shown = value[: len(value) - len(dp.citation_tail(quote, value))]
+    shown = value[: len(value) - len(citation_tail(quote, value))]
     assert shown.endswith(messages.ELLIPSIS)
-    prefix = dp.unescape(shown[: -len(messages.ELLIPSIS)])
+    prefix = unescape(shown[: -len(messages.ELLIPSIS)])
     assert text.startswith(prefix)
     assert text[len(prefix)].isspace()  # the cut fell on whitespace
     assert len(prefix) > 700  # and the quote still uses most of the room
@@ -223,7 +224,7 @@ def test_long_quote_is_cut_at_a_word_boundary() -> None:
 def test_hostile_answers_ping_nobody_and_fit(answer: Answer) -> None:
     body = dp.message_body(answer)
     assert body["allowed_mentions"] == NONE
-    assert dp.limit_violations(body) == [], dp.limit_violations(body)
+    assert limit_violations(body) == [], limit_violations(body)
     json.dumps(body)
     [embed] = body["embeds"]
     shown_quotes = answer.quotes[: dp.MAX_QUOTES]
@@ -242,7 +243,7 @@ def test_ten_long_quotes_with_many_also_in_fit_one_message() -> None:
     also = tuple(Citation(f"file_{i}.txt", "Headline " * 40, 0, 1, i + 1) for i in range(30))
     quote = Quote(long, "x" * 300 + ".txt", "T" * 400, 0, len(long), 3, 0.5, also)
     body = dp.message_body(Answer("q", True, (quote,) * 12))
-    assert dp.limit_violations(body) == []
+    assert limit_violations(body) == []
     assert len(body["embeds"][0]["fields"]) == dp.MAX_QUOTES
     for item in body["embeds"][0]["fields"]:
         check_quote_value(quote, item["value"])
@@ -261,10 +262,10 @@ def test_sources_pages_fit_and_cover_every_article(count: int) -> None:
     listed = []
     for number, page in enumerate(pages, start=1):
         body = page.to_dict()
-        assert dp.limit_violations(body) == []
+        assert limit_violations(body) == []
         [embed] = body["embeds"]
         assert messages.SOURCES_STALE in embed["description"]
-        listed += [dp.unescape(item["name"]) for item in embed.get("fields", [])]
+        listed += [unescape(item["name"]) for item in embed.get("fields", [])]
         if len(pages) > 1:
             assert embed["footer"]["text"] == messages.SOURCES_PAGE.format(page=number, pages=len(pages))
         for text in strings_of(body):
@@ -275,7 +276,7 @@ def test_sources_pages_fit_and_cover_every_article(count: int) -> None:
 def test_sources_pages_respect_total_size_with_huge_titles() -> None:
     pages = dp.sources_pages(_report(40, title="H" * 3000))
     for page in pages:
-        assert dp.limit_violations(page.to_dict()) == []
+        assert limit_violations(page.to_dict()) == []
 
 
 def test_reindex_report_fits_and_lists_changes() -> None:
@@ -285,7 +286,7 @@ def test_reindex_report_fits_and_lists_changes() -> None:
         embedded=2000, seconds=12.34, skipped=(Skipped("big.txt", "larger than MAX_FILE_BYTES"),),
     )
     body = dp.reindex_reply(report).to_dict()
-    assert dp.limit_violations(body) == []
+    assert limit_violations(body) == []
     [embed] = body["embeds"]
     fields = {item["name"]: item["value"] for item in embed["fields"]}
     assert fields[messages.REINDEX_REMOVED] == "gone.txt"

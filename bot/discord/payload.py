@@ -22,8 +22,9 @@ Article text is shown as written. To make it render inert we only *insert* chara
   article itself contains are kept (they are part of the exact slice); each quote sits in its own
   embed field, so a stray right-to-left override cannot reorder a citation.
 
-Because every backslash outside a URL run is an inserted escape, `unescape` inverts
-`neutralise` exactly, which is how the tests prove a displayed quote is a prefix of the slice.
+Because every backslash outside a URL run is an inserted escape, dropping each backslash inverts
+`neutralise` exactly (the tests' `unescape`), which is how they prove a displayed quote is a prefix
+of the slice.
 Pinging is additionally switched off on every send with ``AllowedMentions.none()``.
 
 Lengths are measured in UTF-16 code units (`discord_len`), which is never less than the code
@@ -107,20 +108,6 @@ def neutralise(text: str) -> str:
         elif not (line_start and char in " \t"):
             line_start = False
         index += 1
-    return "".join(out)
-
-
-def unescape(text: str) -> str:
-    """Invert `neutralise`: drop each inserted backslash (URL runs never contain one)."""
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        if text[index] == "\\" and index + 1 < len(text):
-            out.append(text[index + 1])
-            index += 2
-        else:
-            out.append(text[index])
-            index += 1
     return "".join(out)
 
 
@@ -231,13 +218,6 @@ def quote_field(number: int, quote: Quote, value_budget: int) -> tuple[str, str]
         tail = "\n" + citation
         quote_budget = value_budget - discord_len(tail)
     return name, fit(quote.text, max(quote_budget, 1)) + tail
-
-
-def citation_tail(quote: Quote, value: str) -> str:
-    """The citation part of a rendered field value (tests use it to isolate the quote)."""
-    citation = messages.CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
-    marker = "\n" + citation
-    return value[value.rindex(marker) :]
 
 
 def answer_reply(answer: Answer) -> Reply:
@@ -357,42 +337,3 @@ def reindex_reply(report: ReindexReport) -> Reply:
         skipped = [messages.SKIPPED_ITEM.format(source=item.source, reason=item.reason) for item in report.skipped]
         embed.add_field(name=messages.REINDEX_SKIPPED, value=_name_list(skipped), inline=False)
     return Reply(content=None, embeds=[embed])
-
-
-# --- checking -------------------------------------------------------------------------------------
-def limit_violations(body: dict[str, Any]) -> list[str]:
-    """Every way a serialised body breaks Discord's limits (empty when it fits)."""
-    problems: list[str] = []
-    if discord_len(body.get("content")) > CONTENT_LIMIT:
-        problems.append("content over 2000")
-    embeds = body.get("embeds") or []
-    if len(embeds) > MAX_EMBEDS:
-        problems.append("more than 10 embeds")
-    total = 0
-    for embed in embeds:
-        title = embed.get("title")
-        description = embed.get("description")
-        footer = (embed.get("footer") or {}).get("text")
-        author = (embed.get("author") or {}).get("name")
-        fields = embed.get("fields") or []
-        if discord_len(title) > EMBED_TITLE_LIMIT:
-            problems.append("title over 256")
-        if discord_len(description) > EMBED_DESCRIPTION_LIMIT:
-            problems.append("description over 4096")
-        if discord_len(footer) > FOOTER_LIMIT:
-            problems.append("footer over 2048")
-        if discord_len(author) > 256:
-            problems.append("author over 256")
-        if len(fields) > EMBED_FIELDS_LIMIT:
-            problems.append("more than 25 fields")
-        total += sum(discord_len(part) for part in (title, description, footer, author))
-        for item in fields:
-            name, value = item.get("name") or "", item.get("value") or ""
-            if not name.strip() or discord_len(name) > FIELD_NAME_LIMIT:
-                problems.append(f"bad field name length {discord_len(name)}")
-            if not value.strip() or discord_len(value) > FIELD_VALUE_LIMIT:
-                problems.append(f"bad field value length {discord_len(value)}")
-            total += discord_len(name) + discord_len(value)
-    if total > MESSAGE_EMBEDS_TOTAL:
-        problems.append(f"embeds total {total} over 6000")
-    return problems
