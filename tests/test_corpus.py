@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import corpus
-from bot.engine.corpus import fingerprint, load_articles
+from bot.engine.corpus import load_articles, seed_hashes
 from bot.engine.models import Skipped
 from bot.engine.passages import make_passages
 
@@ -214,7 +214,7 @@ def test_links_pointing_outside_are_refused_and_never_read(
         "leak.txt": "link points outside the seeds folder",
         "leakdir": "link points outside the seeds folder",
     }
-    assert fingerprint(seeds, max_file_bytes=LIMIT).keys() == {"good.txt"}
+    assert seed_hashes(seeds, max_file_bytes=LIMIT).keys() == {"good.txt"}
 
 
 def test_links_inside_are_indexed_once(seeds: Path) -> None:
@@ -232,7 +232,7 @@ def test_links_inside_are_indexed_once(seeds: Path) -> None:
     assert reasons(skipped) == {"broken.txt": "broken link: its target does not exist"}
 
 
-def test_fingerprint_agrees_with_load_articles(seeds: Path) -> None:
+def test_seed_hashes_agree_with_load_articles(seeds: Path) -> None:
     shutil.copy(SEEDS / "001_d007a2e75fab5d5c.txt", seeds / "nested.txt")
     (seeds / "d").mkdir()
     (seeds / "d" / "crlf.md").write_bytes(b"\xef\xbb\xbfTitle\r\nBody.\r\n")
@@ -241,11 +241,11 @@ def test_fingerprint_agrees_with_load_articles(seeds: Path) -> None:
     (seeds / "big.txt").write_bytes(b"x" * (LIMIT + 1))
     articles, skipped = load(seeds)
     assert len(skipped) == 3
-    prints = fingerprint(seeds, max_file_bytes=LIMIT)
-    assert prints == {a.source: a.sha256 for a in articles}
-    assert prints.keys() == {"good.txt", "nested.txt", "d/crlf.md"}
+    hashes = seed_hashes(seeds, max_file_bytes=LIMIT)
+    assert hashes == {a.source: a.sha256 for a in articles}
+    assert hashes.keys() == {"good.txt", "nested.txt", "d/crlf.md"}
     (seeds / "good.txt").write_text(GOOD + "More.\n", encoding="utf-8")
-    assert fingerprint(seeds, max_file_bytes=LIMIT)["good.txt"] != prints["good.txt"]
+    assert seed_hashes(seeds, max_file_bytes=LIMIT)["good.txt"] != hashes["good.txt"]
 
 
 def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
@@ -253,7 +253,7 @@ def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="Seeds folder not found: .*nowhere"):
         load(missing)
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        fingerprint(missing, max_file_bytes=LIMIT)
+        seed_hashes(missing, max_file_bytes=LIMIT)
     a_file = tmp_path / "file.txt"
     a_file.write_text(GOOD, encoding="utf-8")
     with pytest.raises(NotADirectoryError, match="file.txt"):

@@ -56,19 +56,19 @@ def load_articles(seeds_dir: Path, *, max_file_bytes: int) -> tuple[list[Article
     return articles, skipped
 
 
-def fingerprint(seeds_dir: Path, *, max_file_bytes: int) -> dict[str, str]:
+def seed_hashes(seeds_dir: Path, *, max_file_bytes: int) -> dict[str, str]:
     """source -> sha256 of exactly the files `load_articles` would index, without parsing them.
 
     Cheap enough for every start: it tells whether the saved index is stale. It stays quiet
     about skipped files; the rebuild that follows a change names them.
     """
     files, _ = _list_seed_files(seeds_dir)
-    prints: dict[str, str] = {}
+    hashes: dict[str, str] = {}
     for seed in files:
         result = _read_seed(seed, max_file_bytes)
         if not isinstance(result, Skipped):
-            prints[seed.source] = result[1]
-    return prints
+            hashes[seed.source] = result[1]
+    return hashes
 
 
 def _list_seed_files(seeds_dir: Path) -> tuple[list[_SeedFile], list[Skipped]]:

