@@ -65,7 +65,7 @@ class QuoteBot(commands.Bot):
         intents = discord.Intents.default()
         intents.message_content = True  # to read the question in an @mention
         super().__init__(
-            command_prefix=commands.when_mentioned,
+            command_prefix=(),  # no prefix commands: slash commands, and mentions read by the ask cog
             help_command=None,
             intents=intents,
             tree_cls=QuoteTree,
@@ -97,10 +97,6 @@ class QuoteBot(commands.Bot):
         # the loop thread: ~500k objects with the model loaded, 250-460 ms of blocked event loop.
         gc.collect()
         gc.freeze()
-
-    async def on_message(self, message: discord.Message, /) -> None:
-        """No prefix commands: mentions are answered by the ask cog's listener."""
-        return None
 
     async def on_ready(self) -> None:
         log.info("logged in as %s (%s); %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -92,10 +92,6 @@ class SentenceTransformerEmbedder:
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
-    @property
-    def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
-
     def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -115,7 +111,6 @@ class SentenceTransformerEmbedder:
 
 # --- ONNX int8 ------------------------------------------------------------------------------------
 
-EmbeddingBackend = Literal["torch", "onnx-int8"]
 ONNX_SUFFIX = "+onnx-int8"
 MODELS_DIR = "models"  # under the index folder; the store's garbage collection (publishing) only touches builds/
 _MARKER = "export.json"  # written last inside the export; its absence means "not a finished export"

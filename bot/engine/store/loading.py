@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ann import KINDS, VectorIndex
 from ..corpus import seed_hashes
-from ..diskarray import DiskArray, open_array
+from ..diskarray import open_array
 from ..fingerprints import Fingerprints
 from ..lexical import LexicalIndex
 from ..models import IndexedArticle
@@ -29,7 +29,7 @@ class IndexUnavailable(Exception):
 
 @dataclass(slots=True)
 class LoadedIndex:
-    """A verified build, ready to search; large arrays stay memory-mapped on disk."""
+    """A verified build, ready to search; its large arrays stay on disk, read by rows on demand (see `diskarray`)."""
 
     path: Path
     manifest: dict  # the manifest less its per-article list (the article table holds that)
@@ -107,11 +107,6 @@ def read_manifest(index_dir: Path, *, verify: bool = True) -> tuple[Path, dict]:
     return folder, manifest
 
 
-def _load_array(path: Path) -> "np.ndarray | DiskArray":
-    """Large arrays are read by rows on demand, small ones memory-mapped: see `diskarray`."""
-    return open_array(path)
-
-
 def load(index_dir: Path) -> LoadedIndex:
     """Load and verify the live build; raises IndexUnavailable with a message people can act on."""
     folder, manifest = read_manifest(index_dir, verify=True)
@@ -120,16 +115,16 @@ def load(index_dir: Path) -> LoadedIndex:
             ArticleMeta(**{**row, "passage_rows": tuple(row["passage_rows"]), "sentence_rows": tuple(row["sentence_rows"])})
             for row in _read_jsonl(folder / "articles.jsonl")
         ]
-        texts = _load_array(folder / "texts.npy")
+        texts = open_array(folder / "texts.npy")
         articles = ArticleTable(metas, texts)
         passages = PassageTable(
             articles,
             np.load(folder / "passages.npy"),
             np.load(folder / "sentence_ptr.npy"),
-            _load_array(folder / "sentence_spans.npy"),
+            open_array(folder / "sentence_spans.npy"),
         )
-        vectors = _load_array(folder / "vectors.npy")
-        sentence_vectors = _load_array(folder / "sentences.npy")
+        vectors = open_array(folder / "vectors.npy")
+        sentence_vectors = open_array(folder / "sentences.npy")
         fingerprints = Fingerprints.load(folder)
         kind = KINDS[manifest["index_kind"]]
         dense = kind.load(folder / "dense.faiss") if kind.persisted else kind.build(np.asarray(vectors))
