@@ -13,9 +13,10 @@ the only thing replaced is the HTTP layer:
 both record every request with its JSON body and answer with plausible Discord JSON, so the
 library code between the cogs and the wire runs unmodified.
 
-`FakeEngine` stands in for `bot.engine.engine.Engine` until the real one lands; its quotes are exact
-slices of the seed files. `GatedEngine` wraps *any* engine (fake or real) so a rebuild pauses
-inside its progress callback until a test opens the gate.
+`FakeEngine` has the interface of `bot.engine.engine.Engine` and canned answers whose quotes are
+exact slices of the seed files: for tests that need to control what the engine says, fails or
+takes, and for quick runs of the Discord layer alone. `GatedEngine` wraps *any* engine (fake or
+real) so a rebuild pauses inside its progress callback until a test opens the gate.
 """
 
 from __future__ import annotations

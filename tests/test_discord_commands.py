@@ -4,10 +4,11 @@ Interactions enter through discord.py's own INTERACTION_CREATE handler and messa
 `bot.dispatch`; only the HTTP layer is fake (see tests/discord_harness.py). Every test's recorded
 traffic is checked by the `fake` fixture: nothing pings anybody and every body fits Discord.
 
-The engine: `FakeEngine` until bot.engine.engine.Engine lands. Tests written against the `bot_engine`
-fixture (ask, mention, dev questions, questions during a reindex, event-loop heartbeat) only
-compare the bot's output with `message_body(engine.ask(q))`, so flipping USE_REAL_ENGINE runs
-them on the real index built from seeds/.
+The engine: tests written against the `bot_engine` fixture (ask, mention, dev questions,
+questions during a reindex, event-loop heartbeat) run on the real engine over seeds/ and only
+compare the bot's output with `message_body(engine.ask(q))`; DISCORD_TESTS_FAKE_ENGINE=1 runs them
+on the canned `FakeEngine` instead. Tests that must control what the engine answers, raises or
+takes use `FakeEngine` (or wrap an engine in `GatedEngine`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Array-backed views of an index's articles and passages.
 
 A million passages as Python objects would cost gigabytes; as arrays they cost a few dozen
-megabytes, and article texts are decoded from one memory-mapped file only when a quote needs
-them. The views keep the shape callers expect: `passages[row]` is a `Passage`,
+megabytes, and article texts are decoded from one file on disk (see `diskarray`) only when a
+quote needs them. The views keep the shape callers expect: `passages[row]` is a `Passage`,
 `articles[source]` an `Article`.
 """
 
@@ -29,7 +29,7 @@ class ArticleMeta:
     sha256: str
     body_start: int
     indexed_at: str
-    text_offset: int  # byte offset in texts.bin
+    text_offset: int  # byte offset in texts.npy
     text_bytes: int
     passage_rows: tuple[int, int]  # [first, last) rows of its passages
     sentence_rows: tuple[int, int]  # [first, last) rows of its distinct sentences

@@ -1,11 +1,11 @@
 """What is where in the index folder, and the settings that an index depends on.
 
     index/CURRENT            {"build": NAME, "manifest_sha256": ...}, replaced with os.replace
-    index/builds/NAME/       manifest.json; articles.jsonl (metadata) and texts.bin (the texts,
+    index/builds/NAME/       manifest.json; articles.jsonl (metadata) and texts.npy (the texts,
                              concatenated UTF-8); passages.npy, sentence_ptr.npy, sentence_spans.npy
                              (offsets); vectors.npy (float32 per passage); sentences.npy (float16
                              per distinct sentence, for quoting); term_ptr/terms/run_ptr/runs/
-                             leans_back.npy (each sentence's hashed words, see fingerprints);
+                             leans_back.npy (each sentence's hashed words, see engine/fingerprints.py);
                              dense.faiss (graph indexes only); bm25/ (bm25s files)
     index/.lock              held (flock) while a build runs, so two builders never race
 
