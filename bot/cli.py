@@ -211,7 +211,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     try:
         _, manifest = loading.read_manifest(settings.index_dir, verify=False)
         stale = loading.staleness(manifest, loading.manifest_hashes(manifest), settings.seeds_dir,
-                                build_params(settings), max_file_bytes=settings.max_file_bytes)
+                                  build_params(settings), max_file_bytes=settings.max_file_bytes)
     except loading.IndexUnavailable as error:
         raise Failure(f"{error}; build it with `python -m bot index`") from None
     except (FileNotFoundError, NotADirectoryError) as error:

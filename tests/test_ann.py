@@ -11,9 +11,9 @@ import json
 import numpy as np
 import pytest
 
-from bot.engine.store import loading
 from bot.engine.ann import KINDS, FlatIndex, HNSWIndex, IVFIndex, choose_kind
 from bot.engine.engine import Engine
+from bot.engine.store import loading
 
 from conftest import DEV_QA, SEEDS
 

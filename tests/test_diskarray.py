@@ -80,8 +80,8 @@ def test_an_index_read_by_rows_answers_exactly_like_a_memory_mapped_one(engine, 
     import json
 
     from bot.engine import diskarray
-    from bot.engine.store import loading
     from bot.engine.engine import Engine
+    from bot.engine.store import loading
     from conftest import DEV_QA
 
     monkeypatch.setattr(diskarray, "MMAP_BELOW", 0)

@@ -55,7 +55,7 @@ def test_thousands_of_files_with_bad_ones_among_them(tmp_path):
     outside.write_text("Secret\n\nDo not index me.\n")
     os.symlink(outside, seeds / "link.txt")
     index, report = building.build(settings.index_dir, seeds, HashEmbedder(), build_params(settings),
-                                max_file_bytes=settings.max_file_bytes)
+                                   max_file_bytes=settings.max_file_bytes)
     assert len(index.articles) == 2000
     reasons = {s.source: s.reason for s in report.skipped}
     assert set(reasons) == {"huge.txt", "binary.txt", "empty.txt", "latin1.txt", "link.txt"}
@@ -88,12 +88,12 @@ def test_a_file_changed_during_a_build_is_indexed_as_read_and_flagged_stale(tmp_
         path.write_text("Story\n\nEverything changed on Tuesday.\n")
 
     index, _ = building.build(settings.index_dir, settings.seeds_dir, HashEmbedder(on_encode=edit_mid_build),
-                           build_params(settings), max_file_bytes=settings.max_file_bytes)
+                              build_params(settings), max_file_bytes=settings.max_file_bytes)
     loaded = loading.load(settings.index_dir)
     assert all(p.text == loaded.articles[p.source].text[p.start : p.end] for p in loaded.passages)
     assert "Maliki spoke on Monday" in loaded.articles["story.txt"].text  # what was read, consistently
     assert loading.staleness(loaded.manifest, loaded.article_hashes(), settings.seeds_dir, build_params(settings),
-                           max_file_bytes=settings.max_file_bytes) == "the seeds folder changed"
+                             max_file_bytes=settings.max_file_bytes) == "the seeds folder changed"
 
 
 def test_a_file_removed_during_a_build_does_not_break_it(tmp_path):
@@ -105,10 +105,10 @@ def test_a_file_removed_during_a_build_does_not_break_it(tmp_path):
         (settings.seeds_dir / "b.txt").unlink(missing_ok=True)
 
     index, _ = building.build(settings.index_dir, settings.seeds_dir, HashEmbedder(on_encode=remove_mid_build),
-                           build_params(settings), max_file_bytes=settings.max_file_bytes)
+                              build_params(settings), max_file_bytes=settings.max_file_bytes)
     assert set(loading.load(settings.index_dir).articles) == {"a.txt", "b.txt"}  # as read; next build drops it
     index2, report = building.build(settings.index_dir, settings.seeds_dir, HashEmbedder(), build_params(settings),
-                                 max_file_bytes=settings.max_file_bytes, previous=index)
+                                    max_file_bytes=settings.max_file_bytes, previous=index)
     assert report.removed == ("b.txt",) and report.embedded == 0
 
 
