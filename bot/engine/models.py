@@ -25,24 +25,38 @@ class Article:
     body_start: int  # offset where the body begins (after the headline and any dateline)
 
     def paragraph_at(self, offset: int) -> int:
-        """1-based paragraph number of the body line holding `offset` (blank and dateline lines skipped)."""
-        line_ends, paragraphs = _paragraph_lines(self.text, self.body_start)
-        line = bisect_right(line_ends, offset)
-        return max(paragraphs[line] if line < len(line_ends) else paragraphs[-1], 1)
+        """1-based number of the body paragraph holding `offset` (blank lines belong to the one before).
+
+        A paragraph is a non-blank body line, or, in a hard-wrapped article, a blank-line-separated
+        block (a list item or heading inside it counts as one of its own); see `passages.layout`.
+        """
+        starts, _ = _structure(self.source, self.text, self.body_start)
+        return max(bisect_right(starts, offset), 1)
+
+    @property
+    def headings(self) -> tuple[tuple[int, int], ...]:
+        """Spans of the body's Markdown headings, without the "#"s: context, never quoted
+        (a `.md` file, or a .txt that reads as Markdown, see `passages.is_markdown`)."""
+        return _structure(self.source, self.text, self.body_start)[1]
+
+    def heading_at(self, offset: int) -> str | None:
+        """The text of the last heading at or before `offset`: the section a quote sits in."""
+        headings = self.headings
+        index = bisect_right([start for start, _ in headings], offset)
+        return self.text[slice(*headings[index - 1])] if index else None
 
 
 @lru_cache(maxsize=4096)
-def _paragraph_lines(text: str, body_start: int) -> tuple[list[int], list[int]]:
-    """(end offset of each body line, paragraph number at that line): worked out once per article,
-    since a reply may cite dozens of passages of the same few articles."""
-    line_ends, paragraphs = [], []
-    position, number = body_start, 0
-    for line in text[body_start:].splitlines(keepends=True):
-        number += bool(line.strip())
-        position += len(line)
-        line_ends.append(position)
-        paragraphs.append(number)
-    return line_ends, paragraphs or [0]
+def _structure(source: str, text: str, body_start: int) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """(where each body paragraph's first line starts, heading spans): worked out once per
+    article, since a reply may cite dozens of passages of the same few articles."""
+    from .passages import is_markdown, layout  # passages imports this module
+
+    units = layout(text, body_start, markdown=is_markdown(source, text, body_start)).units
+    return (
+        tuple(unit.line_start for unit in units),
+        tuple((unit.start, unit.end) for unit in units if unit.kind == "heading"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
