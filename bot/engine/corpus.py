@@ -4,6 +4,9 @@ Quotes are exact slices of `Article.text`, so the text is the file's bytes decod
 UTF-8 and nothing else: no newline translation, and a BOM stays in place as one character.
 One bad file never stops the others from being indexed; it becomes a `Skipped` with a reason
 written for the person who has to fix it.
+
+A file may open with front matter, `key: value` lines between `---` fences (or `key = value`
+between `+++`): it is read into `Article.metadata` and never becomes headline or body.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 from .models import Article, Skipped
+from .passages import RULE, is_markdown, layout
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,31 @@ _REGION = r", [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)*"  # ", Kurdistan Region"
 _CREDIT = r"(?: \([A-Za-z][\w .&-]*\))?"  # " (Reuters)": skipped, not part of the dateline
 _DATELINE_LINE = re.compile(rf"({_PLACE}(?:{_REGION})?){_CREDIT}[ \t]*")
 _DATELINE_PREFIX = re.compile(rf"({_PLACE}(?:{_REGION})?){_CREDIT}(?: +-|\s*[–—])\s*(?=\S)")
+# An Arabic dateline: one or two Arabic words, an optional "(credit)", then a dash: "بغداد – ".
+_DATELINE_PREFIX_AR = re.compile(r"([\u0621-\u064a]+(?: [\u0621-\u064a]+)?)(?: \([^()\n]{1,40}\))?(?: +-|\s*[–—])\s*(?=\S)")
+# "By the Levant Review analysis desk": a short line of its own before the dateline, not news.
+_BYLINE = re.compile(r"By \w[^.!?\n\r]{0,60}")
+_HEADLINE_LINES = 3  # a hard-wrapped headline may take this many lines
 _MD_HEADING = re.compile(r"\A#{1,6}\s+(?=\S)")  # "# Title" -> "Title"
+_MD_HEADING_CLOSE = re.compile(r"\s+#+\Z")  # "# Title ##" -> "Title"
+_FENCES = {"---": re.compile(r"([A-Za-z_][\w.-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*"),  # YAML-style
+           "+++": re.compile(r"([A-Za-z_][\w.-]*)[ \t]*=[ \t]*(.*?)[ \t]*")}  # TOML-style
+_FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?!\d)")  # "2026-01-27_tigris-wire-....txt"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\S.*)?")
+
+
+class FrontMatterError(ValueError):
+    """A front-matter block that cannot be told apart from the article: the file is skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrontMatter:
+    """The metadata block at the top of a file: its pairs, where the text after it starts, and
+    the lines it could not read (nested YAML, TOML tables), kept for a warning."""
+
+    pairs: tuple[tuple[str, str], ...] = ()
+    end: int = 0
+    ignored: tuple[int, ...] = ()  # 1-based line numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +191,10 @@ def _read_seed(seed: _SeedFile, max_file_bytes: int) -> tuple[str, str] | Skippe
         return Skipped(seed.source, f"not UTF-8 text: invalid byte {bad} at byte offset {error.start}")
     if _visible_from(text, 0) == len(text):
         return Skipped(seed.source, "empty file (only whitespace)")
+    try:
+        parse_front_matter(text)  # here, not in _parse, so `fingerprint` skips the same files
+    except FrontMatterError as error:
+        return Skipped(seed.source, str(error))
     return text, hashlib.sha256(data).hexdigest()
 
 
@@ -171,27 +204,127 @@ def _too_large(size: int, limit: int, *, grew: bool = False) -> str:
 
 
 def _parse(source: str, text: str, sha256: str) -> Article:
-    """Split headline and dateline off the body, so that quotes are never cut from either."""
-    start = _visible_from(text, 0)
-    end = _line_end(text, start)
-    title = text[start:end].strip()
-    if source.lower().endswith(".md"):
-        title = _MD_HEADING.sub("", title, count=1)
+    """Split front matter, headline and dateline off the body, so quotes are never cut from them."""
+    front = parse_front_matter(text)
+    if front.ignored:
+        lines = ", ".join(map(str, front.ignored))
+        log.warning("Seeds file %s: front matter line(s) %s ignored (only flat `key: value` lines are read)",
+                    source, lines)
+    start = _visible_from(text, front.end)
+    while start < len(text) and RULE.match(text, start, _line_end(text, start)):
+        start = _visible_from(text, _line_end(text, start))  # "---" above the headline
+    end = _headline_end(source, text, start)
+    title = " ".join(line.strip() for line in text[start:end].splitlines())
+    if source.lower().endswith(".md") or _MD_HEADING.match(title):
+        title = _MD_HEADING_CLOSE.sub("", _MD_HEADING.sub("", title, count=1))
     dateline: str | None = None
     body = _visible_from(text, end)
-    if body < len(text):
+    line_end = _line_end(text, body)
+    if _BYLINE.fullmatch(text, body, line_end) and _blank_after(text, line_end):  # then a dateline
+        body = _visible_from(text, line_end)
         line_end = _line_end(text, body)
+    if body < len(text):
         if match := _DATELINE_LINE.fullmatch(text, body, line_end):
             dateline, body = match.group(1), _visible_from(text, line_end)
-        elif match := _DATELINE_PREFIX.match(text, body, line_end):
+        elif match := _DATELINE_PREFIX.match(text, body, line_end) or _DATELINE_PREFIX_AR.match(text, body, line_end):
             dateline, body = match.group(1), match.end()
-    return Article(source, title, dateline, text, sha256, body)
+    return Article(source, title, dateline, text, sha256, body, _published(source, front), front.pairs)
+
+
+def parse_front_matter(text: str) -> FrontMatter:
+    """The front matter opening `text` (after any BOM), or an empty one if there is none.
+
+    Front matter is a `---` line, then `key: value` lines, then a closing `---` line (or the same
+    with `+++` and `key = value`). Values are strings; surrounding quotes are dropped. Blank
+    lines, `#` comments and indented or `[table]` lines are allowed and skipped. A first line
+    `---` not followed by a pair is an ordinary line, not front matter. Raises
+    `FrontMatterError` when a block is opened but not closed before a line that is neither a
+    pair nor a fence: guessing where the metadata stops could quote it, or lose the headline.
+    """
+    position = 1 if text.startswith("\ufeff") else 0
+    lines = text[position:].splitlines(keepends=True)
+    fence = lines[0].strip() if lines else ""
+    pattern = _FENCES.get(fence)
+    if pattern is None or len(lines) < 2 or not pattern.fullmatch(lines[1].rstrip("\r\n")):
+        return FrontMatter()
+    position += len(lines[0])
+    pairs: list[tuple[str, str]] = []
+    ignored: list[int] = []
+    for number, line in enumerate(lines[1:], start=2):
+        position += len(line)
+        content = line.rstrip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        if content.strip() == fence:
+            return FrontMatter(tuple(pairs), position, tuple(ignored))
+        if match := pattern.fullmatch(content):
+            pairs.append((match.group(1), _unquote(match.group(2) or "")))
+        elif content[:1].isspace() and content.strip() or content.startswith("["):
+            ignored.append(number)  # nested YAML or a TOML table: not read, but still metadata
+        elif content.strip() and not content.lstrip().startswith("#"):
+            raise FrontMatterError(
+                f"front matter opened by '{fence}' on line 1 is not closed: line {number} is "
+                f"neither `key{':' if fence == '---' else ' ='} value` nor a closing '{fence}'"
+            )
+    raise FrontMatterError(f"front matter opened by '{fence}' on line 1 is never closed with '{fence}'")
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _published(source: str, front: FrontMatter) -> str | None:
+    """The publication date as YYYY-MM-DD: front matter `published` (or `date`) if valid, else a
+    date opening the file name. A date that is not a real one is ignored, with a warning."""
+    values = dict(front.pairs)
+    key = "published" if "published" in values else "date"
+    if key in values:
+        if (day := _iso_day(values[key])) is not None:
+            return day
+        log.warning("Seeds file %s: front matter %s %r is not a YYYY-MM-DD date; ignored", source, key, values[key])
+    name = source.rsplit("/", 1)[-1]
+    if match := _FILE_DATE.match(name):
+        if (day := _iso_day(match.group(1))) is not None:
+            return day
+        log.warning("Seeds file %s: file name date %r is not a real date; ignored", source, match.group(1))
+    return None
+
+
+def _iso_day(value: str) -> str | None:
+    """`value`'s date as YYYY-MM-DD if it is an ISO date (optionally with a time), else None."""
+    if not _ISO_DATE.fullmatch(value):
+        return None
+    try:
+        return (date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value).date()).isoformat()
+    except ValueError:
+        return None
 
 
 def _visible_from(text: str, position: int) -> int:
     """Offset of the first character at or after `position` that is not whitespace or a BOM."""
     match = _VISIBLE.search(text, position)
     return match.start() if match else len(text)
+
+
+def _headline_end(source: str, text: str, start: int) -> int:
+    """The end of the headline: its line, or in a hard-wrapped file its block of up to three
+    wrapped lines (a longer block is the headline run into the first paragraph)."""
+    end = _line_end(text, start)
+    units = layout(text, start, markdown=is_markdown(source, text, start)).units
+    if units and units[0].end > end and units[0].kind == "text":
+        if len(text[units[0].line_start : units[0].end].splitlines()) <= _HEADLINE_LINES:
+            return units[0].end
+    return end
+
+
+def _blank_after(text: str, line_end: int) -> bool:
+    """Whether the line ending at `line_end` is followed by a blank line (so it stands alone)."""
+    rest = _LINE_END.match(text, line_end)
+    if rest is None:
+        return False
+    after = line_end + (2 if text.startswith("\r\n", line_end) else 1)
+    next_end = _line_end(text, after)
+    return not text[after:next_end].strip()
 
 
 def _line_end(text: str, position: int) -> int:

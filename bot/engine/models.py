@@ -20,9 +20,30 @@ class Article:
     source: str
     title: str
     dateline: str | None
-    text: str  # the whole file, decoded, untouched
+    text: str  # the whole file, decoded, untouched (front matter included: it is never quoted)
     sha256: str  # of the file's bytes
-    body_start: int  # offset where the body begins (after the headline and any dateline)
+    body_start: int  # offset where the body begins (after front matter, headline and dateline)
+    # YYYY-MM-DD: the front matter's `published` (or `date`), else a date opening the file name.
+    published: str | None = None
+    # Every `key: value` pair of the front matter, in file order, unknown keys too.
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    def meta(self, key: str) -> str | None:
+        """The front matter's value for `key` (the last one, if repeated), or None."""
+        found = [value for name, value in self.metadata if name == key]
+        return found[-1] if found else None
+
+    @property
+    def outlet(self) -> str | None:
+        return self.meta("outlet")
+
+    @property
+    def url(self) -> str | None:
+        return self.meta("url")
+
+    @property
+    def language(self) -> str | None:
+        return self.meta("language")
 
     def paragraph_at(self, offset: int) -> int:
         """1-based number of the body paragraph holding `offset` (blank lines belong to the one before).
