@@ -78,7 +78,7 @@ def test_also_in_citations_point_at_the_statement_in_the_other_files(engine, set
 
 
 def test_quotes_are_a_sentence_or_two_not_whole_passages(engine):
-    from bot.engine.passages import split_sentences
+    from bot.engine.sentences import split_sentences
 
     rows = [r for r in _rows(DEV_QA) + _rows(EXTRA_QA) if r["answerable"]]
     counts = sorted(len(split_sentences(q.text)) for r in rows for q in engine.ask(r["question"]).quotes)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from bot.engine.corpus import load_articles
 from bot.engine.models import Article
-from bot.engine.passages import estimate_tokens, layout, make_passages, split_sentences
+from bot.engine.passages import estimate_tokens, make_passages
+from bot.engine.sentences import layout, split_sentences
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

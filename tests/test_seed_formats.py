@@ -17,9 +17,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.corpus import fingerprint, load_articles
-from bot.models import Article
-from bot.passages import is_hard_wrapped, is_markdown, layout, make_passages, split_sentences
+from bot.engine.corpus import load_articles, seed_hashes
+from bot.engine.models import Article
+from bot.engine.passages import make_passages
+from bot.engine.sentences import is_hard_wrapped, is_markdown, layout, split_sentences
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from legacy_sentences import legacy_paragraph_at, legacy_split_sentences  # noqa: E402
@@ -452,7 +453,7 @@ def test_unclosed_front_matter_is_refused_by_name_and_not_fingerprinted(tmp_path
     reasons = {s.source: s.reason for s in skipped}
     assert "not closed" in reasons["open.txt"] and "line 3" in reasons["open.txt"]
     assert "never closed" in reasons["never.txt"]
-    assert fingerprint(tmp_path, max_file_bytes=10_000).keys() == {"good.txt"}
+    assert seed_hashes(tmp_path, max_file_bytes=10_000).keys() == {"good.txt"}
 
 
 def test_a_first_line_rule_without_pairs_is_just_text(tmp_path: Path) -> None:

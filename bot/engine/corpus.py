@@ -21,7 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .models import Article, Skipped
-from .passages import RULE, is_markdown, layout
+from .sentences import RULE, is_markdown, layout
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .sentences import is_markdown, layout
+
 
 @dataclass(frozen=True, slots=True)
 class Article:
@@ -45,11 +47,16 @@ class Article:
     def language(self) -> str | None:
         return self.meta("language")
 
+    def cite(self, start: int, end: int) -> "Citation":
+        """Where `text[start:end]` can be read, with who published it and when."""
+        return Citation(self.source, self.title, start, end, self.paragraph_at(start),
+                        self.outlet, self.url, self.published)
+
     def paragraph_at(self, offset: int) -> int:
         """1-based number of the body paragraph holding `offset` (blank lines belong to the one before).
 
         A paragraph is a non-blank body line, or, in a hard-wrapped article, a blank-line-separated
-        block (a list item or heading inside it counts as one of its own); see `passages.layout`.
+        block (a list item or heading inside it counts as one of its own); see `sentences.layout`.
         """
         starts, _ = _structure(self.source, self.text, self.body_start)
         return max(bisect_right(starts, offset), 1)
@@ -57,7 +64,7 @@ class Article:
     @property
     def headings(self) -> tuple[tuple[int, int], ...]:
         """Spans of the body's Markdown headings, without the "#"s: context, never quoted
-        (a `.md` file, or a .txt that reads as Markdown, see `passages.is_markdown`)."""
+        (a `.md` file, or a .txt that reads as Markdown, see `sentences.is_markdown`)."""
         return _structure(self.source, self.text, self.body_start)[1]
 
     def heading_at(self, offset: int) -> str | None:
@@ -71,8 +78,6 @@ class Article:
 def _structure(source: str, text: str, body_start: int) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
     """(where each body paragraph's first line starts, heading spans): worked out once per
     article, since a reply may cite dozens of passages of the same few articles."""
-    from .passages import is_markdown, layout  # passages imports this module
-
     units = layout(text, body_start, markdown=is_markdown(source, text, body_start)).units
     return (
         tuple(unit.line_start for unit in units),
@@ -100,6 +105,9 @@ class Citation:
     start: int
     end: int
     paragraph: int
+    outlet: str | None = None
+    url: str | None = None
+    published: str | None = None  # YYYY-MM-DD
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,9 @@ class Quote:
     paragraph: int
     score: float
     also_in: tuple[Citation, ...] = ()
+    outlet: str | None = None
+    url: str | None = None
+    published: str | None = None  # YYYY-MM-DD
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +148,9 @@ class IndexedArticle:
     passages: int
     sha256: str
     indexed_at: str  # ISO 8601, UTC
+    published: str | None = None  # YYYY-MM-DD
+    outlet: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,7 @@ def load_qa(path: Path) -> list[dict]:
 def qa_report(settings: Settings, rows: list[dict], engine=None) -> tuple[list[QaRow], list[dict]]:
     """Per-pipeline figures and per-question details (for tests and for reading the failures)."""
     from ..engine.engine import Engine
-    from ..engine.passages import split_sentences
+    from ..engine.sentences import split_sentences
 
     engine = engine or Engine.open(settings)
     index = engine.index  # the evaluation reads the same index the bot answers from
