@@ -217,7 +217,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
     except (FileNotFoundError, NotADirectoryError) as error:
         raise Failure(str(error)) from None
     articles = tuple(
-        IndexedArticle(a["source"], a["title"], a["passages"], a["sha256"], a["indexed_at"]) for a in manifest["articles"]
+        IndexedArticle(a["source"], a["title"], a["passages"], a["sha256"], a["indexed_at"],
+                       a.get("published"), a.get("outlet"), a.get("url"))
+        for a in manifest["articles"]
     )
     report = sources_report(manifest, articles, stale is not None)
     print(render.dumps(render.sources_json(report)) if args.json else render.sources_text(report))

@@ -49,8 +49,12 @@ def _quote_json(rank: int, quote: Quote) -> dict:
         "end": quote.end,
         "score": quote.score,
         "paragraph": quote.paragraph,
+        "outlet": quote.outlet,
+        "url": quote.url,
+        "published": quote.published,
         "also_in": [  # spelled out: dataclasses.asdict deep-copies, and a quote may carry dozens
-            {"source": c.source, "title": c.title, "start": c.start, "end": c.end, "paragraph": c.paragraph}
+            {"source": c.source, "title": c.title, "start": c.start, "end": c.end, "paragraph": c.paragraph,
+             "outlet": c.outlet, "url": c.url, "published": c.published}
             for c in quote.also_in
         ],
     }

@@ -83,6 +83,11 @@ def _previous_sentence(index: QuotableIndex, passage_row: int, position: int) ->
     return None
 
 
+def _heading_between(article: Article, end: int, start: int) -> bool:
+    """A section heading between two sentences: the one after starts afresh, it leans on nothing."""
+    return any(end <= h_start and h_end <= start for h_start, h_end in article.headings)
+
+
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm else vector
@@ -123,7 +128,7 @@ def pick_quotes(
             vector, sentence_terms, quoted_rows = vectors[row], terms_of(row), (row,)
             if prints.leans_back(row):
                 previous = _previous_sentence(index, hit.row, position)
-                if previous is not None:
+                if previous is not None and not _heading_between(index.articles[passage.source], previous[1], start):
                     start, before = previous[0], previous[2]
                     vector = _unit(vector + np.asarray(index.sentence_vectors[before], dtype=np.float32))
                     sentence_terms, quoted_rows = sentence_terms | terms_of(before), (before, row)
@@ -179,15 +184,14 @@ def _select(
             found = candidates[other]
             if found.source not in {candidates[pick].source, *(c.source for c in also[-1])}:
                 article = articles[found.source]
-                also[-1].append(
-                    Citation(found.source, article.title, found.start, found.end, article.paragraph_at(found.start))
-                )
+                also[-1].append(article.cite(found.start, found.end))
     chosen = [candidates[i] for i in picks]
     return [
         (Quote(
             text=articles[c.source].text[c.start : c.end], source=c.source, title=articles[c.source].title,
             start=c.start, end=c.end, paragraph=articles[c.source].paragraph_at(c.start), score=round(c.score, 4),
-            also_in=tuple(citations),
+            also_in=tuple(citations), outlet=articles[c.source].outlet, url=articles[c.source].url,
+            published=articles[c.source].published,
         ), c)
         for c, citations in zip(chosen, also)
     ]
@@ -231,7 +235,7 @@ def _cite_elsewhere(quote: Quote, candidate: _Candidate, pool: _CitationPool, mi
         if source in cited or candidate.runs().isdisjoint(pool.runs(position)):
             continue
         article = pool.articles[source]
-        extra.append(Citation(source, article.title, start, end, article.paragraph_at(start)))
+        extra.append(article.cite(start, end))
         cited.add(source)
     if not extra:
         return quote

@@ -33,6 +33,8 @@ class ArticleMeta:
     text_bytes: int
     passage_rows: tuple[int, int]  # [first, last) rows of its passages
     sentence_rows: tuple[int, int]  # [first, last) rows of its distinct sentences
+    published: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()  # the front matter's pairs, in file order
 
 
 class ArticleTable(Mapping[str, Article]):
@@ -53,7 +55,8 @@ class ArticleTable(Mapping[str, Article]):
 
     def at(self, i: int) -> Article:
         meta = self.metas[i]
-        return Article(meta.source, meta.title, meta.dateline, self._decode(i), meta.sha256, meta.body_start)
+        return Article(meta.source, meta.title, meta.dateline, self._decode(i), meta.sha256, meta.body_start,
+                       meta.published, meta.metadata)
 
     def __getitem__(self, source: str) -> Article:
         return self.at(self.position[source])

@@ -87,6 +87,7 @@ class Assembly:
         self.metas.append(ArticleMeta(
             article.source, article.title, article.dateline, article.sha256, article.body_start, indexed_at,
             len(self.texts), len(encoded), (new_p, new_p + p1 - p0), (new_s, new_s + s1 - s0),
+            article.published, article.metadata,
         ))
         self.texts += encoded
         article_position = len(self.metas) - 1
@@ -113,6 +114,7 @@ class Assembly:
         self.metas.append(ArticleMeta(
             article.source, article.title, article.dateline, article.sha256, article.body_start, indexed_at,
             len(self.texts), len(encoded), (new_p, new_p + len(passages)), (new_s, new_s + len(sentence_row)),
+            article.published, article.metadata,
         ))
         self.texts += encoded
         vectors = np.zeros((len(passages), dimension), dtype=np.float32)

@@ -58,7 +58,8 @@ class LoadedIndex:
 
     def article_list(self) -> tuple[IndexedArticle, ...]:
         return tuple(
-            IndexedArticle(m.source, m.title, m.passage_rows[1] - m.passage_rows[0], m.sha256, m.indexed_at)
+            IndexedArticle(m.source, m.title, m.passage_rows[1] - m.passage_rows[0], m.sha256, m.indexed_at,
+                           m.published, dict(m.metadata).get("outlet"), dict(m.metadata).get("url"))
             for m in self.articles.metas
         )
 
@@ -112,7 +113,8 @@ def load(index_dir: Path) -> LoadedIndex:
     folder, manifest = read_manifest(index_dir, verify=True)
     try:
         metas = [
-            ArticleMeta(**{**row, "passage_rows": tuple(row["passage_rows"]), "sentence_rows": tuple(row["sentence_rows"])})
+            ArticleMeta(**{**row, "passage_rows": tuple(row["passage_rows"]), "sentence_rows": tuple(row["sentence_rows"]),
+                           "metadata": tuple(tuple(pair) for pair in row.get("metadata", ()))})
             for row in _read_jsonl(folder / "articles.jsonl")
         ]
         texts = open_array(folder / "texts.npy")

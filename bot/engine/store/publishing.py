@@ -104,7 +104,8 @@ def _write_build(folder: Path, out: Assembly, vectors: np.ndarray, sentence_vect
         "counts": {"articles": len(out.metas), "passages": len(out.spans), "sentences": len(sentence_vectors)},
         "articles": [
             {"source": m.source, "title": m.title, "sha256": m.sha256,
-             "passages": m.passage_rows[1] - m.passage_rows[0], "indexed_at": m.indexed_at}
+             "passages": m.passage_rows[1] - m.passage_rows[0], "indexed_at": m.indexed_at,
+             "published": m.published, "outlet": dict(m.metadata).get("outlet"), "url": dict(m.metadata).get("url")}
             for m in out.metas
         ],
         "skipped": [asdict(s) for s in skipped],
