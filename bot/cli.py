@@ -68,11 +68,15 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", parents=[common], help="start the Discord bot (DISCORD_TOKEN)")
 
-    evaluate = commands.add_parser("eval", parents=[common], help="measure answer quality")
+    evaluate = commands.add_parser("eval", help="measure answer quality")
     kinds = evaluate.add_subparsers(dest="kind", required=True, parser_class=_Parser)
-    qa = kinds.add_parser("qa", help="questions with answer strings (dev.jsonl format)")
+    qa = kinds.add_parser("qa", parents=[common], help="questions with answer strings (dev.jsonl or the dev corpus's format)")
     qa.add_argument("file", type=Path)
-    beir = kinds.add_parser("beir", help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels-test.tsv")
+    qa.add_argument("--with", dest="extra_seeds", type=Path, action="append", default=[], metavar="DIR",
+                    help="index these articles too, beside the seeds (repeatable)")
+    qa.add_argument("--half", choices=("tuning", "held-back"), default=None, help="only one half of the questions")
+    qa.add_argument("--split-seed", type=int, default=None, metavar="N", help="seed of the tuning/held-back split")
+    beir = kinds.add_parser("beir", parents=[common], help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels-test.tsv")
     beir.add_argument("folder", type=Path)
     beir.add_argument("--limit", type=int, default=None, help="only the first N queries")
 
@@ -265,12 +269,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .tools import evaluation
+    from .tools import evaluation, qa
 
     settings = _settings(args)
-    if args.kind == "qa":
-        return evaluation.run_qa(settings, args.file)
-    return evaluation.run_beir(settings, args.folder, limit=args.limit)
+    if args.kind != "qa":
+        return evaluation.run_beir(settings, args.folder, limit=args.limit)
+    if not args.file.is_file():
+        raise UsageError(f"question file not found: {args.file}")
+    seed = qa.SPLIT_SEED if args.split_seed is None else args.split_seed
+    try:
+        return evaluation.run_qa(settings, args.file, extra_seeds=args.extra_seeds, half=args.half, seed=seed)
+    except ValueError as error:  # a bad question line, or two article folders sharing a file name
+        raise UsageError(str(error)) from None
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise Failure(str(error)) from None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ between rankings, not between two differently built indexes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import statistics
@@ -14,9 +15,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Settings
+from ..engine.corpus import SUFFIXES
+from ..engine.embedding import MODELS_DIR
+from . import qa
 from ..engine.retrieval import FusionParams, Hit, rerank
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
 
 Ranker = Callable[[list[Hit]], list[Hit]]
 SHIPPED = "hybrid (shipped)"
@@ -121,20 +129,72 @@ def qa_report(settings: Settings, rows: list[dict], engine=None) -> tuple[list[Q
     return table, details
 
 
-def run_qa(settings: Settings, path: Path) -> int:
-    rows = load_qa(path)
-    table, details = qa_report(settings, rows)
-    answerable = sum(1 for r in rows if r.get("answerable", True))
-    print(f"{path}: {answerable} answerable, {len(rows) - answerable} off-topic; hits judged on the first 3 quotes")
+def run_qa(settings: Settings, path: Path, *, extra_seeds: Sequence[Path] = (), half: str | None = None,
+           seed: int = qa.SPLIT_SEED) -> int:
+    """Per half, kind and language: what a member asking these questions would have been given."""
+    from ..engine.engine import Engine
+
+    questions = qa.load_questions(path, seed=seed)
+    if half is not None:
+        questions = [q for q in questions if q.half == half]
+    if extra_seeds:
+        settings = _combined_seeds(settings, extra_seeds)
+    engine = Engine.open(settings)
+    verdicts = [_verdict(engine, q) for q in questions]
+    answerable = sum(q.answerable for q in questions)
+    print(f"{path}: {answerable} answerable, {len(questions) - answerable} to decline, "
+          f"{len(engine.index.articles)} articles; halves split with seed {seed}")
+    print(qa.render_table(qa.report_rows(verdicts)))
+    print()
+    table, _ = qa_report(settings, [q.as_row() for q in questions], engine)
+    print("passages alone, and the shipped quotes, judged on the first three (answer strings, any case):")
     print(_table(
-        ["pipeline", "hit@1", "hit@3", "MRR", "off-topic declined", "median words (1st)", "median sentences (1st)"],
+        ["pipeline", "hit@1", "hit@3", "MRR", "declined (none)", "median words (1st)", "median sentences (1st)"],
         [[r.name, r.hit1, r.hit3, r.mrr, r.declined, r.median_words, r.median_sentences] for r in table],
     ))
-    misses = [d for d in details if (d["answerable"] and d["rank"] != 1) or (not d["answerable"] and d["answered"])]
-    for miss in misses:
-        print(f"  miss: {miss['question']!r} rank={miss['rank']} answered={miss['answered']} {miss['diagnostics']}",
-              file=sys.stderr)
+    for line in qa.render_misses(verdicts):
+        print(line, file=sys.stderr)
     return 0
+
+
+def _verdict(engine: "Engine", question: qa.QaQuestion) -> qa.Verdict:
+    answer = engine.ask(question.question, k=3)
+    quoted = [qa.Quoted(q.text, (q.source, *(c.source for c in q.also_in))) for q in answer.quotes]
+    return qa.judge(question, answer.answered, quoted, answer.diagnostics)
+
+
+def _combined_seeds(settings: Settings, folders: Sequence[Path]) -> Settings:
+    """The configured seeds plus other folders, copied into one seeds folder beside the index.
+
+    The copy is kept in step with its sources (changed files rewritten, vanished ones removed), so
+    its index is rebuilt incrementally like any other.
+    """
+    sources = [settings.seeds_dir, *folders]
+    for folder in sources:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"Seeds folder not found: {folder}")
+    name = hashlib.sha256("\0".join(str(f.resolve()) for f in sources).encode()).hexdigest()[:12]
+    work = settings.index_dir / f"eval-qa-{name}"
+    seeds = work / "seeds"
+    seeds.mkdir(parents=True, exist_ok=True)
+    wanted: dict[str, bytes] = {}
+    for folder in sources:
+        for file in sorted(folder.iterdir()):
+            if file.is_file() and file.suffix.lower() in SUFFIXES:
+                if file.name in wanted:
+                    raise ValueError(f"two seeds folders hold a file named {file.name}")
+                wanted[file.name] = file.read_bytes()
+    for file in seeds.iterdir():
+        if file.name not in wanted:
+            file.unlink()
+    for file_name, data in wanted.items():
+        target = seeds / file_name
+        if not target.exists() or target.read_bytes() != data:
+            target.write_bytes(data)
+    return settings.model_copy(update={
+        "seeds_dir": seeds, "index_dir": work / "index",
+        "onnx_cache_dir": settings.onnx_cache_dir or settings.index_dir / MODELS_DIR,  # the bot's own export
+    })
 
 
 # --- BEIR ---------------------------------------------------------------------------------------
@@ -173,7 +233,6 @@ def materialise_corpus(folder: Path, seeds: Path, *, limit: int | None = None) -
 def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> int:
     import time
 
-    from ..engine.embedding import MODELS_DIR
     from ..engine.engine import Engine
 
     for name in ("corpus.jsonl", "queries.jsonl", "qrels-test.tsv"):
