@@ -167,3 +167,16 @@ def test_a_shared_stock_phrase_is_not_the_same_statement_but_a_repeated_quote_is
     carrying = [q for q in answer.quotes if "imposed from outside" in q.text]
     assert len(carrying) == 1  # quoted once...
     assert {carrying[0].source, *(c.source for c in carrying[0].also_in)} == {"a.txt", "b.txt"}  # ...citing both
+
+
+def test_k_means_k_quotes_ranked_as_the_product_ranks_them(engine, settings):
+    """`-k N` returns the N best (or every distinct statement there is), not what a few passages hold."""
+    total = len(engine.index.sentence_vectors)
+    answer = engine.ask("What did Trump say about Maliki?", k=25, abstain=False)
+    assert len(answer.quotes) == 25 and total > 25
+    assert len({(q.source, q.start) for q in answer.quotes}) == 25
+    for quote in answer.quotes:
+        assert quote.text == (settings.seeds_dir / quote.source).read_text(encoding="utf-8")[quote.start:quote.end]
+    everything = engine.ask("What did Trump say about Maliki?", k=1000, abstain=False)
+    assert 25 < len(everything.quotes) <= total
+    assert [q.text for q in everything.quotes[:3]] == [q.text for q in answer.quotes[:3]]

@@ -15,8 +15,8 @@ from .ann import serve_single_threaded
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
 from .models import Answer, IndexedArticle, Progress, ReindexReport, SourcesReport
-from .quoting import pick_quotes
-from .retrieval import FusionParams, Hit, Retriever
+from .quoting import QuoteParams, pick_quotes
+from .retrieval import FusionParams, Hit, Retriever, find_sentences
 from .store import building, loading
 from .store.layout import BuildParams
 from .store.loading import LoadedIndex
@@ -60,6 +60,7 @@ class Engine:
         self._decline = DeclineParams(
             settings.min_dense_score, settings.confident_dense_score, settings.min_term_coverage
         )
+        self.quote_params = QuoteParams()  # public: an evaluation may try other weights on the same index
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
 
@@ -126,7 +127,11 @@ class Engine:
         diagnostics = evidence.as_dict()
         if declined and abstain:
             return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
-        quotes = pick_quotes(question, query_vector, hits, live.index, k)
+        index = live.index
+        # Enough sentences for k quotes once repeats are folded into "also in": -k N means N.
+        found = find_sentences(question, query_vector, index.sentences.dense, index.sentences.lexical,
+                               index.sentence_vectors, max(self.fusion.candidates, 3 * k))
+        quotes = pick_quotes(question, query_vector, hits, index, k, self.quote_params, found)
         return Answer(
             question, answered=not declined and bool(quotes), quotes=tuple(quotes),
             reason="declined" if declined else None, diagnostics=diagnostics,

@@ -9,16 +9,21 @@ different information (maximal marginal relevance).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from datetime import date
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .answer_types import asks_for_latest, carries, wants
 from .fingerprints import Fingerprints, coverage, term_keys
 from .models import Article, Citation, Quote
-from .retrieval import Hit
-from .tables import PassageTable
+from .retrieval import Hit, SentenceHit
+from .tables import ArticleTable, PassageTable
+
+if TYPE_CHECKING:
+    from .store.sentence_search import SentenceSearch
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,9 @@ class QuoteParams:
     # this study was") below.
     shared_run_cosine: float = 0.5
     citation_passages: int = 40  # how far down the ranking other carriers of a quote are looked for
+    words_weight: float = 0.0  # BM25 of the sentence alone, on top of its own term overlap
+    answer_type_weight: float = 0.0  # carrying what the question asks for (answer_types)
+    recency_weight: float = 0.0  # for questions about the latest news: how new its article is
 
 
 @dataclass(slots=True)
@@ -57,10 +65,11 @@ class QuotableIndex(Protocol):
     """What quoting reads from a loaded index (see `store.loading.LoadedIndex`)."""
 
     passages: PassageTable
-    articles: Mapping[str, Article]
-    sentence_rows: list[tuple[int, ...]]
+    articles: ArticleTable
+    sentence_rows: Sequence[tuple[int, ...]]
     sentence_vectors: np.ndarray
     fingerprints: Fingerprints
+    sentences: "SentenceSearch"
 
 
 def _previous_sentence(index: QuotableIndex, passage_row: int, position: int) -> tuple[int, int, int] | None:
@@ -95,19 +104,32 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 def pick_quotes(
     question: str, query_vector: np.ndarray, hits: Sequence[Hit], index: QuotableIndex, k: int,
-    params: QuoteParams = QuoteParams(),
+    params: QuoteParams = QuoteParams(), found: Sequence[SentenceHit] = (),
 ) -> list[Quote]:
     """The k quotes that best answer the question, duplicates merged into `also_in`.
 
-    Sentence vectors were computed at build time, so this runs no model. A sentence that leans
-    back is quoted from the start of the sentence before (news paragraphs are often a single
-    sentence, so that may cross a paragraph break; the quote is still an exact slice), and
-    scored by the two sentences' mean vector.
+    Candidates are the sentences of the best passages and the sentences found on their own
+    anywhere in the corpus (`found`). Each is scored by its own similarity and word overlap with
+    the question, the best passage it sits in (its context), whether it carries what the question
+    asks for (a date, a number, a person...) and, for a question about the latest news, how recent
+    its article is. Sentence vectors were computed at build time, so this runs no model. A
+    sentence that leans back is quoted from the start of the sentence before (news paragraphs are
+    often a single sentence, so that may cross a paragraph break; the quote is still an exact
+    slice), and scored by the two sentences' mean vector.
     """
     top = hits[: params.passages]
-    if not top:
+    if not top and not found:
         return []
-    best = top[0].score or 1.0
+    best = max((hit.score for hit in hits[: params.citation_passages]), default=0.0) or 1.0
+    context: dict[int, float] = {}  # sentence row -> its best passage's fused score, over the best
+    for hit in hits[: params.citation_passages]:
+        for row in index.sentence_rows[hit.row]:
+            context[row] = max(context.get(row, 0.0), hit.score / best)
+    words = {hit.row: hit.lexical for hit in found}
+    places = [(hit.row, position) for hit in top for position in range(len(index.sentence_rows[hit.row]))]
+    places += [place for hit in found if (place := _locate(index, hit.row)) is not None]
+    wanted = wants(question)
+    recency = _recency(index) if asks_for_latest(question) else None
     question_terms = term_keys(question)
     prints = index.fingerprints
     terms: dict[int, frozenset[int]] = {}  # sentence row -> hashed stems, read once per question
@@ -117,35 +139,61 @@ def pick_quotes(
             terms[row] = prints.terms_of(row)
         return terms[row]
 
-    seen: dict[tuple[str, int], _Candidate] = {}
-    passages = [index.passages[hit.row] for hit in top]
-    row_lists = [index.sentence_rows[hit.row] for hit in top]
-    needed = sorted({row for rows in row_lists for row in rows})  # one read for every sentence vector
+    needed = sorted({index.sentence_rows[p][position] for p, position in places})  # one read for all vectors
     vectors = dict(zip(needed, np.asarray(index.sentence_vectors[needed], dtype=np.float32)))
-    for hit, passage, rows in zip(top, passages, row_lists):
-        for position, (start, end) in enumerate(passage.sentences):
-            row = rows[position]
-            vector, sentence_terms, quoted_rows = vectors[row], terms_of(row), (row,)
-            if prints.leans_back(row):
-                previous = _previous_sentence(index, hit.row, position)
-                if previous is not None and not _heading_between(index.articles[passage.source], previous[1], start):
-                    start, before = previous[0], previous[2]
-                    vector = _unit(vector + np.asarray(index.sentence_vectors[before], dtype=np.float32))
-                    sentence_terms, quoted_rows = sentence_terms | terms_of(before), (before, row)
-            own = params.dense_weight * float(vector @ query_vector) + (1 - params.dense_weight) * coverage(
-                question_terms, sentence_terms
-            )
-            score = params.passage_weight * (hit.score / best) + (1 - params.passage_weight) * own
-            key = (passage.source, row)
-            if key not in seen or seen[key].score < score:
-                seen[key] = _Candidate(passage.source, start, end, score, vector, quoted_rows, prints)
+    seen: dict[tuple[str, int], _Candidate] = {}
+    for passage_row, position in places:
+        passage = index.passages[passage_row]
+        row = index.sentence_rows[passage_row][position]
+        if (passage.source, row) in seen:
+            continue
+        article = index.articles[passage.source]
+        start, end = passage.sentences[position]
+        vector, sentence_terms, quoted_rows = vectors[row], terms_of(row), (row,)
+        if prints.leans_back(row):
+            previous = _previous_sentence(index, passage_row, position)
+            if previous is not None and not _heading_between(article, previous[1], start):
+                start, before = previous[0], previous[2]
+                vector = _unit(vector + np.asarray(index.sentence_vectors[before], dtype=np.float32))
+                sentence_terms, quoted_rows = sentence_terms | terms_of(before), (before, row)
+        own = params.dense_weight * float(vector @ query_vector) + (1 - params.dense_weight) * coverage(
+            question_terms, sentence_terms
+        )
+        score = params.passage_weight * context.get(row, 0.0) + (1 - params.passage_weight) * own
+        score += params.words_weight * words.get(row, 0.0)
+        if wanted is not None and carries(wanted, article.text[start:end]):
+            score += params.answer_type_weight
+        if recency is not None:
+            score += params.recency_weight * recency.get(passage.source, 0.0)
+        seen[(passage.source, row)] = _Candidate(passage.source, start, end, score, vector, quoted_rows, prints)
     chosen = _select(list(seen.values()), index.articles, k, params)
     pool = _CitationPool(index, hits[: params.citation_passages])
     return [_cite_elsewhere(quote, candidate, pool, params.shared_run_cosine) for quote, candidate in chosen]
 
 
+def _locate(index: QuotableIndex, sentence_row: int) -> tuple[int, int] | None:
+    """(passage row, position in it) of a distinct sentence found on its own."""
+    article_position, start, _ = (int(v) for v in index.sentences.table[sentence_row])
+    first, last = index.articles.metas[article_position].passage_rows
+    for passage_row in range(first, last):  # an article's passages are consecutive and few
+        rows = index.sentence_rows[passage_row]
+        if sentence_row in rows:
+            return passage_row, rows.index(sentence_row)
+    return None
+
+
+def _recency(index: QuotableIndex) -> dict[str, float]:
+    """Each dated article's place between the oldest (0) and the newest (1) in the index."""
+    dated = {meta.source: date.fromisoformat(meta.published).toordinal()
+             for meta in index.articles.metas if meta.published}
+    if not dated:
+        return {}
+    oldest, newest = min(dated.values()), max(dated.values())
+    return {source: (day - oldest) / (newest - oldest) if newest > oldest else 1.0 for source, day in dated.items()}
+
+
 def _select(
-    candidates: list[_Candidate], articles: Mapping[str, Article], k: int, params: QuoteParams
+    candidates: list[_Candidate], articles: ArticleTable, k: int, params: QuoteParams
 ) -> list[tuple[Quote, _Candidate]]:
     """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation.
 

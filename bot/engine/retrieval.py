@@ -110,3 +110,36 @@ class Retriever:
         dense_rows = np.array(sorted(dense_rows.tolist(), key=lambda r: (-dense_scores[r], r)), dtype=np.int64)
         lexical_scores = {} if all_lexical is None else {int(r): float(all_lexical[r]) for r in rows}
         return fuse(dense_rows, lexical_rows, dense_scores, lexical_scores, self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceHit:
+    """A sentence found on its own, anywhere in the corpus, with the signals that found it."""
+
+    row: int  # in the sentence vectors, fingerprints and sentence table
+    dense: float  # cosine similarity to the question
+    lexical: float  # BM25 score of the sentence alone, over the best one's (0 to 1)
+
+
+def find_sentences(
+    question: str, query_vector: np.ndarray, dense: VectorIndex, lexical: LexicalIndex, vectors: np.ndarray,
+    count: int,
+) -> list[SentenceHit]:
+    """The union of the `count` sentences closest in meaning and the `count` best by words.
+
+    Quoting scores them with their context; here they are only found, so an answer sentence whose
+    passage ranks low (a long passage about something else) is still a candidate.
+    """
+    if not len(dense) or count < 1:
+        return []
+    _, dense_rows = dense.search(query_vector[None, :], count)
+    dense_rows = dense_rows[0][dense_rows[0] >= 0]
+    all_lexical = lexical.scores(question)
+    lexical_scores, lexical_rows = top_rows(all_lexical, count)
+    rows = np.unique(np.concatenate([dense_rows, lexical_rows])).astype(np.int64)
+    if not len(rows):
+        return []
+    cosines = np.asarray(vectors[rows], dtype=np.float32) @ query_vector  # exact, whatever the index kind
+    best = float(lexical_scores[0]) if len(lexical_scores) else 0.0
+    words = np.zeros(len(rows)) if all_lexical is None or best <= 0 else all_lexical[rows] / best
+    return [SentenceHit(int(r), float(c), float(w)) for r, c, w in zip(rows, cosines, words)]

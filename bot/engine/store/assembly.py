@@ -158,6 +158,15 @@ class Assembly:
             if progress:
                 progress("embedding", min(begin + EMBED_CHUNK, len(self.pending)), len(self.pending))
 
+    def sentence_table(self, count: int) -> np.ndarray:
+        """(article position, start, end) of every distinct sentence row: sentence search finds rows."""
+        table = np.zeros((count, 3), dtype=np.int64)
+        ptr = [0, *self.sentence_ptr]
+        for passage, (position, _, _) in enumerate(self.spans):
+            for start, end, row in self.sentence_spans[ptr[passage] : ptr[passage + 1]]:
+                table[row] = (position, start, end)
+        return table
+
     def sentence_texts(self, count: int) -> list[str]:
         """The text of every distinct sentence row, read off the assembled passages."""
         texts: list[str] = [""] * count

@@ -6,7 +6,9 @@
                              (offsets); vectors.npy (float32 per passage); sentences.npy (float16
                              per distinct sentence, for quoting); term_ptr/terms/run_ptr/runs/
                              leans_back.npy (each sentence's hashed words, see engine/fingerprints.py);
-                             dense.faiss (graph indexes only); bm25/ (bm25s files)
+                             dense.faiss (graph indexes only); bm25/ (bm25s files);
+                             sentence_table.npy, sentence_dense.faiss, sentence_bm25/ (every
+                             sentence searched on its own, see store/sentence_search.py)
     index/.lock              held (flock) while a build runs, so two builders never race
 
 A build is written into a hidden sibling folder, fsynced, renamed into place, and only then made

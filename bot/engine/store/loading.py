@@ -21,6 +21,7 @@ from ..lexical import LexicalIndex
 from ..models import IndexedArticle
 from ..tables import ArticleMeta, ArticleTable, PassageTable, SentenceRows
 from .layout import BUILDS, CURRENT, FORMAT_VERSION, BuildParams, sha256_file
+from .sentence_search import SentenceSearch
 
 
 class IndexUnavailable(Exception):
@@ -40,6 +41,7 @@ class LoadedIndex:
     fingerprints: Fingerprints  # hashed words, one row per distinct sentence
     dense: VectorIndex
     lexical: LexicalIndex
+    sentences: SentenceSearch  # every distinct sentence, searched on its own
 
     @property
     def params(self) -> dict:
@@ -131,14 +133,16 @@ def load(index_dir: Path) -> LoadedIndex:
         kind = KINDS[manifest["index_kind"]]
         dense = kind.load(folder / "dense.faiss") if kind.persisted else kind.build(np.asarray(vectors))
         lexical = LexicalIndex.load(folder / "bm25", len(passages))
+        sentences = SentenceSearch.load(folder, manifest["sentence_index_kind"], sentence_vectors)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise IndexUnavailable(f"the index in {folder} cannot be read ({error})") from None
     counts = manifest["counts"]
     if not (len(passages) == counts["passages"] == vectors.shape[0] and len(articles) == counts["articles"]
-            and sentence_vectors.shape[0] == counts["sentences"] == len(fingerprints)):
+            and sentence_vectors.shape[0] == counts["sentences"] == len(fingerprints) == len(sentences.table)):
         raise IndexUnavailable(f"the index in {folder} has inconsistent counts")
     manifest = {key: value for key, value in manifest.items() if key != "articles"}
-    return LoadedIndex(folder, manifest, articles, passages, vectors, sentence_vectors, fingerprints, dense, lexical)
+    return LoadedIndex(folder, manifest, articles, passages, vectors, sentence_vectors, fingerprints, dense, lexical,
+                       sentences)
 
 
 def staleness(manifest: dict, indexed: dict[str, str], seeds_dir: Path, params: BuildParams, *,

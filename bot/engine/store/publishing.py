@@ -25,6 +25,7 @@ import numpy as np
 from ..ann import KINDS, VectorIndex, choose_kind
 from ..fingerprints import Fingerprints
 from ..lexical import LexicalIndex
+from .sentence_search import SentenceSearch
 from ..models import Progress, Skipped
 from .assembly import Assembly
 from .layout import BUILDS, CURRENT, FORMAT_VERSION, LOCK, BuildParams, sha256_file, timestamp
@@ -57,12 +58,14 @@ def write_index(index_dir: Path, out: Assembly, vectors: np.ndarray, sentence_ve
         progress("writing", 0, 1)
     dense = KINDS[choose_kind(len(out.spans), params.ann_threshold, params.ann_kind)].build(vectors)
     lexical = LexicalIndex.build(out.embed_texts)
+    count = len(sentence_vectors)
+    sentences = SentenceSearch.build(out.sentence_table(count), out.sentence_texts(count), sentence_vectors, params)
     builds = index_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
     staging = builds / f".tmp-{name}"
     try:
-        _write_build(staging, out, vectors, sentence_vectors, dense, lexical, params, skipped)
+        _write_build(staging, out, vectors, sentence_vectors, dense, lexical, sentences, params, skipped)
         _fsync_tree(staging)
         os.rename(staging, builds / name)
         _fsync_dir(builds)
@@ -77,7 +80,8 @@ def write_index(index_dir: Path, out: Assembly, vectors: np.ndarray, sentence_ve
 
 
 def _write_build(folder: Path, out: Assembly, vectors: np.ndarray, sentence_vectors: np.ndarray,
-                 dense: VectorIndex, lexical: LexicalIndex, params: BuildParams, skipped: list[Skipped]) -> None:
+                 dense: VectorIndex, lexical: LexicalIndex, sentences: "SentenceSearch", params: BuildParams,
+                 skipped: list[Skipped]) -> None:
     folder.mkdir(parents=True)
     _write_jsonl(folder / "articles.jsonl", [asdict(meta) for meta in out.metas])
     np.save(folder / "texts.npy", np.frombuffer(bytes(out.texts), dtype=np.uint8))
@@ -86,10 +90,11 @@ def _write_build(folder: Path, out: Assembly, vectors: np.ndarray, sentence_vect
     np.save(folder / "sentence_spans.npy", np.array(out.sentence_spans, dtype=np.int64).reshape(-1, 3))
     np.save(folder / "vectors.npy", vectors)
     np.save(folder / "sentences.npy", sentence_vectors)
-    Fingerprints.compute(out.sentence_texts(len(sentence_vectors))).save(folder)
+    Fingerprints.compute(sentences.texts).save(folder)
     if dense.persisted:
         dense.save(folder / "dense.faiss")
     lexical.save(folder / "bm25")
+    sentences.save(folder)
     files = {
         path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
         for path in sorted(folder.rglob("*"))
@@ -101,6 +106,7 @@ def _write_build(folder: Path, out: Assembly, vectors: np.ndarray, sentence_vect
         "params": params.to_dict(),
         "dimension": int(vectors.shape[1]),
         "index_kind": dense.kind,
+        "sentence_index_kind": sentences.dense.kind,
         "counts": {"articles": len(out.metas), "passages": len(out.spans), "sentences": len(sentence_vectors)},
         "articles": [
             {"source": m.source, "title": m.title, "sha256": m.sha256,
