@@ -31,7 +31,7 @@ import numpy as np
 
 from ..config import REPO_ROOT, Settings
 
-SCIFACT = REPO_ROOT.parent / "shared" / "bench" / "scifact"
+SCIFACT = REPO_ROOT.parent / "shared" / "bench" / "scifact"  # the default --corpus, where this workplace keeps it
 NOISE = 0.6  # replicas keep a cosine of about 0.86 to their original: near-duplicates, as in news
 PROBE_QUESTIONS = 200
 RECALL_QUESTIONS = 100
@@ -61,12 +61,12 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def _questions(limit: int = PROBE_QUESTIONS) -> tuple[list[str], list[str]]:
+def _questions(corpus: Path, limit: int = PROBE_QUESTIONS) -> tuple[list[str], list[str]]:
     """(questions about the launch articles, SciFact test queries): each index is asked about its own domain."""
     seeds_questions = []
     for path in (REPO_ROOT / "tests" / "data" / "extra_qa.jsonl", REPO_ROOT / "tests" / "data" / "dev.jsonl"):
         seeds_questions += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    scifact = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    scifact = [json.loads(line)["text"] for line in (corpus / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
     return seeds_questions[:limit], scifact[:limit]
 
 
@@ -142,12 +142,12 @@ def probe(settings: Settings, questions: list[str]) -> dict:
 # --- building blocks ------------------------------------------------------------------------------
 
 
-def _scifact_seeds(folder: Path, documents: int) -> Path:
+def _scifact_seeds(corpus: Path, folder: Path, documents: int) -> Path:
     from .evaluation import materialise_corpus
 
     seeds = folder / "seeds"
     seeds.mkdir(parents=True, exist_ok=True)
-    materialise_corpus(SCIFACT, seeds, limit=documents)
+    materialise_corpus(corpus, seeds, limit=documents)
     return seeds
 
 
@@ -168,14 +168,15 @@ def _embedded_texts(index) -> list[str]:
     return texts + [seen[row] for row in sorted(seen)]
 
 
-def bench_build(settings: Settings, embedder, work: Path, documents: int, repeat: int = 1) -> list[list[str]]:
+def bench_build(settings: Settings, embedder, corpus: Path, work: Path, documents: int,
+                repeat: int = 1) -> list[list[str]]:
     """Full build against raw encode of the same texts; then one changed article re-indexed."""
     from ..engine.engine import build_params
     from ..engine.store.assembly import EMBED_CHUNK
     from ..engine.store.building import build
     from ..engine.store.loading import load
 
-    seeds = _scifact_seeds(work / "build", documents)
+    seeds = _scifact_seeds(corpus, work / "build", documents)
     params = build_params(settings)
     builds, raws = [], []
     index = None
@@ -271,11 +272,11 @@ def kinds_for(scale: int, every_kind: bool) -> list[str]:
     return list(KIND_THRESHOLDS) if every_kind or scale <= 100_000 else ["ivf-sq8"]
 
 
-def bench_serving(settings: Settings, work: Path, scales: list[int], scifact_index: Path | None,
+def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int], scifact_index: Path | None,
                   every_kind: bool = False) -> list[list[str]]:
     from ..engine.store.loading import load
 
-    seeds_questions, scifact_queries = _questions()
+    seeds_questions, scifact_queries = _questions(corpus)
     rows = []
 
     def row(label: str, result: dict) -> list[str]:
@@ -318,8 +319,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from ..engine.embedding import make_embedder
     from ..engine.engine import Engine
 
-    if not SCIFACT.is_dir():
-        print(f"error: the benchmark corpus is not at {SCIFACT}", file=sys.stderr)
+    corpus = args.corpus or SCIFACT
+    missing = [name for name in ("corpus.jsonl", "queries.jsonl") if not (corpus / name).is_file()]
+    if missing:
+        print(f"error: {corpus} is not a BEIR folder (no {', '.join(missing)}); "
+              "pass one with --corpus DIR, such as BEIR's SciFact", file=sys.stderr)
         return 2
     from ..engine.embedding import MODELS_DIR
 
@@ -330,14 +334,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     Engine.open(settings)  # the seeds index the 3-article probe serves
     embedder = make_embedder(settings)
     embedder.encode(["warm up"])
-    scifact_index = settings.index_dir / "eval-scifact" / "index"
+    scifact_index = settings.index_dir / f"eval-{corpus.resolve().name}" / "index"
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as scratch:
         work = Path(scratch)
         print(f"cores: {os.cpu_count()}; model: {embedder.name}", flush=True)
-        build_rows = bench_build(settings, embedder, work, documents, repeat=args.repeat)
+        build_rows = bench_build(settings, embedder, corpus, work, documents, repeat=args.repeat)
         print(_table(["build", "texts", "pipeline", "baseline", "ratio"], build_rows), flush=True)
         print(flush=True)
-        serve_rows = bench_serving(settings, work, scales, scifact_index if (scifact_index / "CURRENT").exists() else None,
+        serve_rows = bench_serving(settings, corpus, work, scales, scifact_index if (scifact_index / "CURRENT").exists() else None,
                                    every_kind=args.every_kind)
         print(_table(["per question", "index", "ask --json (question -> quotes)", "raw single encode", "ratio p50 / p99",
                       "dense recall@10", "peak RSS", "on disk", "load"], serve_rows), flush=True)

@@ -230,6 +230,9 @@ def materialise_corpus(folder: Path, seeds: Path, *, limit: int | None = None) -
     return count
 
 
+BEIR_QUOTES = 100
+
+
 def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> int:
     import time
 
@@ -258,8 +261,19 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     queries = [q for q in queries if q["_id"] in qrels][:limit]
     index = engine.index
     ranking = rankers(engine.fusion)
-    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in ranking}
+    # The user's path, as `ask --json --no-abstain -k 100` runs it: the configured settings, not 200 candidates.
+    asked = Engine.open(beir_settings.model_copy(update={"candidates": settings.candidates}), embedder=engine.embedder)
+    shipped = f"quotes (ask --no-abstain -k {BEIR_QUOTES})"
+    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in [*ranking, shipped]}
     for query in queries:
+        relevant = qrels[query["_id"]]
+        answer = asked.ask(query["text"], k=BEIR_QUOTES, abstain=False)
+        quoted: list[str] = []
+        for quote in answer.quotes:  # a document ranks where the first quote citing it ranks
+            for source in (quote.source, *(c.source for c in quote.also_in)):
+                if (doc := source.removesuffix(".txt")) not in quoted:
+                    quoted.append(doc)
+        scores[shipped].append((_ndcg(quoted, relevant), _recall(quoted, relevant)))
         hits = engine.search(query["text"])
         for name, rank in ranking.items():
             ranked: list[str] = []
