@@ -50,7 +50,7 @@ def _recall(found: list[list[int]], exact: list[list[int]]) -> float:
 
 def test_the_default_approximate_index_saved_and_loaded_finds_what_exact_search_finds(real_vectors, embedder, tmp_path):
     """The issue's bar: recall@10 against exact search of at least 0.97 on real-text embeddings."""
-    queries = embedder.encode(_questions())
+    queries = embedder.encode_queries(_questions())
     built = IVFIndex.build(real_vectors)
     lists = IVFIndex.lists_for(len(real_vectors))
     assert lists > IVFIndex.probes_for(lists)  # not an exhaustive scan in disguise
@@ -64,7 +64,7 @@ def test_the_default_approximate_index_saved_and_loaded_finds_what_exact_search_
 def test_hnsw_saved_and_loaded_searches_like_the_one_built(real_vectors, embedder, tmp_path):
     """HNSW stays selectable (ANN_KIND=hnsw) but not the default: on these overlapping windows, near
     duplicates of each other like replicated news, its recall@10 is about 0.96 (0.70 in the 100k benchmark)."""
-    queries = embedder.encode(_questions())
+    queries = embedder.encode_queries(_questions())
     built = HNSWIndex.build(real_vectors)
     built.save(tmp_path / "dense.faiss")
     loaded = HNSWIndex.load(tmp_path / "dense.faiss")

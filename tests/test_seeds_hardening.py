@@ -32,6 +32,9 @@ class HashEmbedder:
             rows.append(vector / np.linalg.norm(vector))
         return np.array(rows, dtype=np.float32).reshape(len(texts), self.dimension)
 
+    def encode_queries(self, texts, *, batch_size=32):
+        return self.encode(texts, batch_size=batch_size)
+
     def count_tokens(self, text):
         return len(text.split())
 

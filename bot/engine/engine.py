@@ -120,7 +120,7 @@ class Engine:
         live = self._live  # one read: a swap during this question cannot mix two indexes
         if not live.index.passages:
             return Answer(question, answered=False, reason="no-index")
-        query_vector = self.embedder.encode([question])[0]
+        query_vector = self.embedder.encode_queries([question])[0]
         hits = live.retriever.search(question, query_vector)
         evidence = Evidence.of(question, hits, live.index)
         declined = should_decline(evidence, self._decline)
@@ -140,7 +140,7 @@ class Engine:
     def search(self, question: str) -> list[Hit]:
         """Ranked passages without quoting: for benchmarks that judge passages, not quotes."""
         live = self._live
-        return live.retriever.search(question, self.embedder.encode([question])[0])
+        return live.retriever.search(question, self.embedder.encode_queries([question])[0])
 
     # --- what is indexed ---------------------------------------------------------------------------
 

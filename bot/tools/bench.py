@@ -96,7 +96,7 @@ def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Que
     asks, encodes = [], []
     for question in questions:  # interleaved, so both see the same machine
         t = time.perf_counter()
-        embedder.encode([question])
+        embedder.encode_queries([question])
         encodes.append(time.perf_counter() - t)
         t = time.perf_counter()
         answer_line(question)
@@ -106,7 +106,7 @@ def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Que
         "load_seconds": load_seconds, "ask": _percentiles(asks), "encode": _percentiles(encodes),
         "peak_rss_mb": peak_rss, "model_rss_mb": rss_model, "passages": len(index.passages),
         "kind": index.manifest["index_kind"], "disk_mb": _disk_bytes(index.path) / 1e6,
-        "recall": _dense_recall(index, embedder.encode(questions[:RECALL_QUESTIONS]), engine.fusion.candidates),
+        "recall": _dense_recall(index, embedder.encode_queries(questions[:RECALL_QUESTIONS]), engine.fusion.candidates),
     })
 
 
