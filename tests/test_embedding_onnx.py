@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from bot.config import BUNDLED_MODEL, load_settings
+from bot.config import DEFAULT_MODEL, load_settings
 from bot.engine.embedding import (
     MODELS_DIR,
     EmbeddingError,
@@ -49,12 +49,13 @@ def test_settings_choose_the_backend_int8_by_default(tmp_path, monkeypatch):
     monkeypatch.delenv("ONNX_CACHE_DIR")  # set for the test run by conftest
     onnx_embedder = make_embedder(load_settings(index_dir=tmp_path))
     torch_embedder = make_embedder(load_settings(index_dir=tmp_path, embedding_backend="torch"))
-    assert type(torch_embedder) is SentenceTransformerEmbedder and torch_embedder.name == BUNDLED_MODEL
+    assert type(torch_embedder) is SentenceTransformerEmbedder and torch_embedder.name == DEFAULT_MODEL
     assert isinstance(onnx_embedder, OnnxInt8Embedder)
-    assert onnx_embedder.name == BUNDLED_MODEL + "+onnx-int8"  # vectors differ: so must cache keys
-    assert onnx_embedder.folder == tmp_path / MODELS_DIR / "all-MiniLM-L6-v2-onnx-int8"
+    assert onnx_embedder.name == DEFAULT_MODEL + "+onnx-int8"  # vectors differ: so must cache keys
+    default_folder = DEFAULT_MODEL.removeprefix("bundled:") + "-onnx-int8"
+    assert onnx_embedder.folder == tmp_path / MODELS_DIR / default_folder
     elsewhere = make_embedder(load_settings(index_dir=tmp_path, onnx_cache_dir=tmp_path / "cache"))
-    assert elsewhere.folder == tmp_path / "cache" / "all-MiniLM-L6-v2-onnx-int8"
+    assert elsewhere.folder == tmp_path / "cache" / default_folder
 
 
 def test_distinct_local_models_get_distinct_folders(tmp_path):
@@ -75,7 +76,7 @@ def test_export_writes_only_the_int8_model_and_a_marker(exported):
     folder = exported.folder
     marker = json.loads((folder / "export.json").read_text(encoding="utf-8"))
     assert (folder / marker["file"]).is_file() and marker["file"].startswith("onnx/model_")
-    assert "int8" in marker["file"] and marker["model"] == BUNDLED_MODEL
+    assert "int8" in marker["file"] and marker["model"] == DEFAULT_MODEL
     assert not (folder / "model.safetensors").exists() and not (folder / "onnx" / "model.onnx").exists()
     assert "site-packages" not in str(folder)
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no staging left behind

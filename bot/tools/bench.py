@@ -198,9 +198,9 @@ def bench_build(settings: Settings, embedder, corpus: Path, work: Path, document
              f"{build_s:.1f} s ({passages / build_s:.1f} passages/s)", f"{raw_s:.1f} s raw encode ({embedder.name})",
              f"{build_s / raw_s:.2f}x"]]
     if settings.embedding_backend != "torch":  # the build against the torch model it replaces
-        from ..engine.embedding import SentenceTransformerEmbedder
+        from ..engine.embedding import SentenceTransformerEmbedder, model_cache_dir
 
-        torch_embedder = SentenceTransformerEmbedder(settings.embedding_model)
+        torch_embedder = SentenceTransformerEmbedder(settings.embedding_model, cache_dir=model_cache_dir(settings))
         torch_embedder.encode(["warm up"])
         t = time.perf_counter()
         for begin in range(0, len(texts), EMBED_CHUNK):
