@@ -64,7 +64,7 @@ def test_sources_lists_the_index_without_rebuilding(built, settings, embedder):
     result = run("sources", *built, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["index"]["model"] == embedder.name == "bundled:all-MiniLM-L6-v2+onnx-int8"  # model and backend
+    assert data["index"]["model"] == embedder.name == settings.embedding_model + "+onnx-int8"  # model and backend
     assert data["seeds_changed"] is False
     assert {a["source"] for a in data["articles"]} == {p.name for p in settings.seeds_dir.iterdir()}
     assert all(set(a) >= {"source", "title", "passages", "sha256", "indexed_at"} for a in data["articles"])

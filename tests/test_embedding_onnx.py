@@ -49,10 +49,11 @@ def test_settings_choose_the_backend_int8_by_default(tmp_path, monkeypatch):
     monkeypatch.delenv("ONNX_CACHE_DIR")  # set for the test run by conftest
     onnx_embedder = make_embedder(load_settings(index_dir=tmp_path))
     torch_embedder = make_embedder(load_settings(index_dir=tmp_path, embedding_backend="torch"))
-    assert type(torch_embedder) is SentenceTransformerEmbedder and torch_embedder.name == DEFAULT_MODEL
+    model = load_settings().embedding_model  # DEFAULT_MODEL, unless EMBEDDING_MODEL is set for the run
+    assert type(torch_embedder) is SentenceTransformerEmbedder and torch_embedder.name == model
     assert isinstance(onnx_embedder, OnnxInt8Embedder)
-    assert onnx_embedder.name == DEFAULT_MODEL + "+onnx-int8"  # vectors differ: so must cache keys
-    default_folder = DEFAULT_MODEL.removeprefix("bundled:") + "-onnx-int8"
+    assert onnx_embedder.name == model + "+onnx-int8"  # vectors differ: so must cache keys
+    default_folder = model.removeprefix("bundled:") + "-onnx-int8"
     assert onnx_embedder.folder == tmp_path / MODELS_DIR / default_folder
     elsewhere = make_embedder(load_settings(index_dir=tmp_path, onnx_cache_dir=tmp_path / "cache"))
     assert elsewhere.folder == tmp_path / "cache" / default_folder
