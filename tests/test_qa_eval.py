@@ -35,6 +35,9 @@ def test_an_answer_counts_across_curly_quotes_and_line_wraps_but_not_case() -> N
     q = question(answers=('said "no deal"',))
     assert judge(q, True, [Quoted("He said \u201cno\n deal\u201d today.", ("a.txt",))]).first
     assert not judge(q, True, [Quoted('He SAID "no deal".', ("a.txt",))]).first
+    dev_style = load_questions(CORPUS.parent / "dev.jsonl")[0]  # the dev set's answers match in any case
+    shouted = Quoted(dev_style.answers[0].upper(), ("a.txt",))
+    assert judge(dev_style, True, [shouted]).first
 
 
 def test_first_three_and_two_part_questions() -> None:

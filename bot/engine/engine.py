@@ -15,7 +15,7 @@ from .ann import serve_single_threaded
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
 from .models import Answer, IndexedArticle, Progress, ReindexReport, SourcesReport
-from .quoting import QuoteParams, pick_quotes
+from .quoting import params_for, pick_quotes
 from .retrieval import FusionParams, Hit, Retriever, find_sentences
 from .store import building, loading
 from .store.layout import BuildParams
@@ -60,7 +60,7 @@ class Engine:
         self._decline = DeclineParams(
             settings.min_dense_score, settings.confident_dense_score, settings.min_term_coverage
         )
-        self.quote_params = QuoteParams()  # public: an evaluation may try other weights on the same index
+        self.quote_params = params_for(settings.embedding_model)  # public: an evaluation may try others
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
 

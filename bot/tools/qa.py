@@ -36,6 +36,7 @@ class QaQuestion:
     lang: str
     files: tuple[str, ...]  # every article carrying an answer (for "also in" credit)
     half: str = ""
+    case_sensitive: bool = True  # the corpus's rule; the dev set's answers were always matched in any case
 
     @property
     def answerable(self) -> bool:
@@ -71,6 +72,7 @@ def _question(row: dict) -> QaQuestion:
     return QaQuestion(
         question=str(row["question"]), answers=tuple(row.get("answers", ())), match=match, kind=kind,
         lang=row.get("lang", "en"), files=tuple(row.get("files", row.get("sources", ()))),
+        case_sensitive="match" in row,
     )
 
 
@@ -89,7 +91,7 @@ def split_halves(questions: Iterable[QaQuestion], *, seed: int = SPLIT_SEED) -> 
 
 
 def _with_half(q: QaQuestion, half: str) -> QaQuestion:
-    return QaQuestion(q.question, q.answers, q.match, q.kind, q.lang, q.files, half)
+    return QaQuestion(q.question, q.answers, q.match, q.kind, q.lang, q.files, half, q.case_sensitive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,9 @@ def judge(question: QaQuestion, answered: bool, quotes: Sequence[Quoted], diagno
         verdict.carriers = len(question.files)  # a declined question cites none of them
     if not question.answerable or not answered:
         return verdict
-    answers = [normalise(a) for a in question.answers]
-    texts = [normalise(q.text) for q in quotes]
+    fold = (lambda text: text) if question.case_sensitive else str.casefold
+    answers = [fold(normalise(a)) for a in question.answers]
+    texts = [fold(normalise(q.text)) for q in quotes]
     if question.match == "all":
         verdict.first = bool(texts) and all(a in texts[0] for a in answers)
         verdict.first_three = all(any(a in t for t in texts[:3]) for a in answers)
