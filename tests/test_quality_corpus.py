@@ -1,0 +1,55 @@
+"""Answer quality on the development corpus's held-back half, with the real model and index.
+
+The issue's targets (first quote 0.80, first three 0.92, declined 0.90) are not reached yet; these
+floors are today's measured figures less a question or two, so a change that loses ground on
+questions nobody tuned on fails here. Raise them as quality improves; never tune on this half.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.tools import qa
+
+DATA = Path(__file__).resolve().parent / "data"
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory, embedder):
+    from bot.config import load_settings
+    from bot.engine.engine import Engine
+
+    seeds = tmp_path_factory.mktemp("corpus-seeds")
+    for folder in (SEEDS, DATA / "corpus" / "articles"):
+        for path in folder.iterdir():
+            if path.suffix in (".txt", ".md"):
+                shutil.copy(path, seeds / path.name)
+    settings = load_settings(seeds_dir=seeds, index_dir=tmp_path_factory.mktemp("corpus-index"))
+    engine = Engine.open(settings, embedder=embedder)
+    held = [q for q in qa.load_questions(DATA / "corpus" / "questions.jsonl") if q.half == "held-back"]
+    found = []
+    for question in held:
+        answer = engine.ask(question.question, k=3)
+        for quote in answer.quotes:  # every quote an exact slice, on every question
+            assert quote.text == (seeds / quote.source).read_bytes().decode("utf-8")[quote.start:quote.end]
+        quoted = [qa.Quoted(q.text, (q.source, *(c.source for c in q.also_in))) for q in answer.quotes]
+        found.append(qa.judge(question, answer.answered, quoted))
+    return found
+
+
+@pytest.mark.slow
+def test_held_back_english_questions_keep_their_answers(verdicts):
+    english = qa.summarise("en", [v for v in verdicts if v.question.lang == "en"])
+    assert english.answerable == 48
+    assert english.first >= 14 and english.first_three >= 24  # measured 16 and 26
+    assert english.wrongly_declined <= 4  # measured 3
+
+
+@pytest.mark.slow
+def test_held_back_unanswerable_questions_are_declined_as_often_as_today(verdicts):
+    none = qa.summarise("none", [v for v in verdicts if not v.question.answerable])
+    assert none.unanswerable == 17 and none.declined >= 6  # measured 7
