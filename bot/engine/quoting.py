@@ -1,8 +1,9 @@
-"""From ranked passages to quotes: the sentence or two that answers, each an exact slice.
+"""From ranked passages and sentences to quotes: the sentence or two that answers, each an exact slice.
 
-Within the best passages every sentence is scored by its own similarity to the question, its
-term overlap with it, and the rank of the passage it came from. A sentence that cannot stand
-alone ("Some of those militias ...") is widened to the sentence before it. A statement that
+Candidates are the sentences of the best passages and those the sentence search found anywhere in
+the corpus. Each is scored by its own similarity to the question, its term overlap with it, the
+best passage around it, and whether it carries what the question asks for. A sentence that cannot
+stand alone ("Some of those militias ...") is widened to the sentence before it. A statement that
 several articles carry is quoted once, citing all of them, and the remaining slots go to
 different information (maximal marginal relevance).
 """
