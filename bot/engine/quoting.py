@@ -145,8 +145,9 @@ def pick_quotes(
     words = {hit.row: hit.lexical for hit in found}
     places = [(hit.row, position) for hit in top for position in range(len(index.sentence_rows[hit.row]))]
     places += [place for hit in found if (place := _locate(index, hit.row)) is not None]
-    wanted = wants(question)
-    recency = _recency(index) if asks_for_latest(question) else None
+    wanted = wants(question) if params.answer_type_weight else None
+    # Reads every article's date, so only when a weight lets it change a score.
+    recency = _recency(index) if params.recency_weight and asks_for_latest(question) else None
     question_terms = term_keys(question)
     prints = index.fingerprints
     terms: dict[int, frozenset[int]] = {}  # sentence row -> hashed stems, read once per question
@@ -202,7 +203,7 @@ def _score(candidates: list[_Candidate], params: QuoteParams) -> None:
 
 def _locate(index: QuotableIndex, sentence_row: int) -> tuple[int, int] | None:
     """(passage row, position in it) of a distinct sentence found on its own."""
-    article_position, start, _ = (int(v) for v in index.sentences.table[sentence_row])
+    article_position = int(index.sentences.table[sentence_row][0])
     first, last = index.articles.metas[article_position].passage_rows
     for passage_row in range(first, last):  # an article's passages are consecutive and few
         rows = index.sentence_rows[passage_row]
