@@ -10,7 +10,7 @@ different information (maximal marginal relevance).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -138,13 +138,21 @@ def pick_quotes(
     if not top and not found:
         return []
     best = max((hit.score for hit in hits[: params.citation_passages]), default=0.0) or 1.0
+    sentence_rows = index.sentence_rows
+    rows_of: dict[int, tuple[int, ...]] = {}  # passage row -> its sentence rows, read once per question
+
+    def rows_in(passage_row: int) -> tuple[int, ...]:
+        if passage_row not in rows_of:
+            rows_of[passage_row] = sentence_rows[passage_row]
+        return rows_of[passage_row]
+
     context: dict[int, float] = {}  # sentence row -> its best passage's fused score, over the best
     for hit in hits[: params.citation_passages]:
-        for row in index.sentence_rows[hit.row]:
+        for row in rows_in(hit.row):
             context[row] = max(context.get(row, 0.0), hit.score / best)
     words = {hit.row: hit.lexical for hit in found}
-    places = [(hit.row, position) for hit in top for position in range(len(index.sentence_rows[hit.row]))]
-    places += [place for hit in found if (place := _locate(index, hit.row)) is not None]
+    places = [(hit.row, position) for hit in top for position in range(len(rows_in(hit.row)))]
+    places += [place for hit in found if (place := _locate(index, hit.row, rows_in)) is not None]
     wanted = wants(question) if params.answer_type_weight else None
     # Reads every article's date, so only when a weight lets it change a score.
     recency = _recency(index) if params.recency_weight and asks_for_latest(question) else None
@@ -157,12 +165,12 @@ def pick_quotes(
             terms[row] = prints.terms_of(row)
         return terms[row]
 
-    needed = sorted({index.sentence_rows[p][position] for p, position in places})  # one read for all vectors
+    needed = sorted({rows_in(p)[position] for p, position in places})  # one read for all vectors
     vectors = dict(zip(needed, np.asarray(index.sentence_vectors[needed], dtype=np.float32)))
     seen: dict[tuple[str, int], _Candidate] = {}
     for passage_row, position in places:
         passage = index.passages[passage_row]
-        row = index.sentence_rows[passage_row][position]
+        row = rows_in(passage_row)[position]
         if (passage.source, row) in seen:
             continue
         article = index.articles[passage.source]
@@ -201,12 +209,14 @@ def _score(candidates: list[_Candidate], params: QuoteParams) -> None:
         candidate.score = params.passage_weight * context + (1 - params.passage_weight) * own + extra
 
 
-def _locate(index: QuotableIndex, sentence_row: int) -> tuple[int, int] | None:
+def _locate(
+    index: QuotableIndex, sentence_row: int, rows_in: Callable[[int], tuple[int, ...]]
+) -> tuple[int, int] | None:
     """(passage row, position in it) of a distinct sentence found on its own."""
     article_position = int(index.sentences.table[sentence_row][0])
     first, last = index.articles.metas[article_position].passage_rows
     for passage_row in range(first, last):  # an article's passages are consecutive and few
-        rows = index.sentence_rows[passage_row]
+        rows = rows_in(passage_row)
         if sentence_row in rows:
             return passage_row, rows.index(sentence_row)
     return None
