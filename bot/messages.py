@@ -16,9 +16,9 @@ NO_INDEX = "The index holds no articles yet."
 _NO_ANSWER = {"declined": DECLINE, "empty": EMPTY_QUESTION, "no-index": NO_INDEX}
 
 
-def no_answer(reason: str | None) -> str:
+def no_answer(reason: str | None, language: str = "en") -> str:
     """What is said instead of quotes for an `Answer.reason`; a plain decline for any other reason."""
-    return _NO_ANSWER.get(reason or "declined", DECLINE)
+    return localise(_NO_ANSWER.get(reason or "declined", DECLINE), language)
 
 
 # --- citations: the same words in the terminal and on Discord ---------------------------------------
@@ -80,3 +80,48 @@ SOURCES_PAGE = "Page {page} of {pages}"
 NOT_YOUR_BUTTONS = "Only the person who ran /sources can turn these pages."
 PAGE_PREVIOUS = "Previous"
 PAGE_NEXT = "Next"
+
+
+# --- the same words in the community's other languages ----------------------------------------------
+# What a member reads in reply to their own question (a decline, "busy", a cooldown, an error, an
+# answer's frame) comes in the question's language (`bot.language`); quotes stay verbatim, and
+# what moderators and admins read stays in English. Keyed by the English template, gettext style,
+# so a template without a translation is simply said in English; a translation keeps every
+# `{field}` of its template (tests/test_language.py holds both to that).
+TRANSLATIONS: dict[str, dict[str, str]] = {
+    "ar": {
+        DECLINE: "لا توجد مقالة في الفهرس تجيب عن ذلك.",
+        EMPTY_QUESTION: "اطرح سؤالاً عن المقالات.",
+        NO_INDEX: "لا يحتوي الفهرس على أي مقالات بعد.",
+        BUSY: "أجيب عن أسئلة كثيرة الآن. يرجى السؤال مرة أخرى بعد قليل.",
+        COOLDOWN: "يرجى الانتظار {seconds} ثانية قبل السؤال مرة أخرى.",
+        ERROR: "حدث خطأ من جهتي. رقم الخطأ: {error_id}.",
+        ANSWER_TITLE: "من المقالات",
+        ANSWER_FOOTER: "اقتباسات حرفية من المقالات المفهرسة.",
+    },
+    "fa": {
+        DECLINE: "هیچ مقاله‌ای در نمایه به این پرسش پاسخ نمی‌دهد.",
+        EMPTY_QUESTION: "پرسشی دربارهٔ مقاله‌ها بپرسید.",
+        NO_INDEX: "نمایه هنوز هیچ مقاله‌ای ندارد.",
+        BUSY: "الان به پرسش‌های زیادی پاسخ می‌دهم. لطفاً کمی بعد دوباره بپرسید.",
+        COOLDOWN: "لطفاً پیش از پرسش دوباره {seconds} ثانیه صبر کنید.",
+        ERROR: "خطایی از سمت من رخ داد. شناسهٔ خطا: {error_id}.",
+        ANSWER_TITLE: "از مقاله‌ها",
+        ANSWER_FOOTER: "نقل‌قول‌های عینی از مقاله‌های نمایه‌شده.",
+    },
+    "ckb": {
+        DECLINE: "هیچ وتارێک لە پێڕستەکەدا وەڵامی ئەمە ناداتەوە.",
+        EMPTY_QUESTION: "پرسیارێک دەربارەی وتارەکان بکە.",
+        NO_INDEX: "پێڕستەکە هێشتا هیچ وتارێکی تێدا نییە.",
+        BUSY: "ئێستا وەڵامی پرسیارێکی زۆر دەدەمەوە. تکایە کەمێکی تر دووبارە بپرسە.",
+        COOLDOWN: "تکایە {seconds} چرکە چاوەڕێ بکە پێش ئەوەی دووبارە بپرسیت.",
+        ERROR: "هەڵەیەک لە لای منەوە ڕوویدا. ناسنامەی هەڵە: {error_id}.",
+        ANSWER_TITLE: "لە وتارەکانەوە",
+        ANSWER_FOOTER: "وتەی وەک خۆی لە وتارە پێڕستکراوەکانەوە.",
+    },
+}
+
+
+def localise(template: str, language: str) -> str:
+    """`template` in `language` when it has a translation, else the English template itself."""
+    return TRANSLATIONS.get(language, {}).get(template, template)

@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict
 
 from . import messages
+from .language import question_language
 from .engine.models import Answer, Citation, Quote, SourcesReport
 
 
@@ -23,11 +24,12 @@ def _also(citations: tuple[Citation, ...]) -> str:
 
 def answer_text(answer: Answer) -> str:
     """Numbered quotes, each with its headline and file; or the fixed message for no answer."""
+    language = question_language(answer.question)
     if not answer.answered and not answer.quotes:
-        return messages.no_answer(answer.reason)
+        return messages.no_answer(answer.reason, language)
     blocks = []
     if not answer.answered:
-        blocks.append(messages.DECLINE)  # --no-abstain: the quotes follow, but the bot would not have answered
+        blocks.append(messages.localise(messages.DECLINE, language))  # --no-abstain: the quotes follow, but the bot would not have answered
     for number, quote in enumerate(answer.quotes, start=1):
         lines = [
             messages.TERMINAL_QUOTE.format(number=number, text=quote.text),

@@ -80,6 +80,7 @@ def test_no_package_imports_what_the_readme_forbids(package):
 def test_messages_and_config_stand_on_nothing_else_of_the_bot():
     assert _bot_imports("bot.messages") == set()
     assert _bot_imports("bot.config") == set()
+    assert _bot_imports("bot.language") == set()
     assert {target for target, _, _, _ in _imports("bot.messages")} == {"__future__"}
 
 

@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from .. import messages
 from .checks import UserCooldowns
-from .interactions import describe, new_error_id, respond_ephemeral
+from .interactions import asked_language, describe, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -39,8 +39,9 @@ class QuoteTree(app_commands.CommandTree):
     """Command tree whose `on_error` covers every cog: short private notices, logged tracebacks."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        language = asked_language(interaction)
         if isinstance(error, app_commands.CommandOnCooldown):
-            text = messages.COOLDOWN.format(seconds=max(1, math.ceil(error.retry_after)))
+            text = messages.localise(messages.COOLDOWN, language).format(seconds=max(1, math.ceil(error.retry_after)))
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = messages.GUILD_ONLY
         elif isinstance(error, app_commands.CheckFailure):
@@ -54,7 +55,7 @@ class QuoteTree(app_commands.CommandTree):
                 describe(interaction),
                 exc_info=(type(original), original, original.__traceback__),
             )
-            text = messages.ERROR.format(error_id=error_id)
+            text = messages.localise(messages.ERROR, language).format(error_id=error_id)
         await respond_ephemeral(interaction, text)
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import discord
 
+from ..language import Language, question_language
+
 log = logging.getLogger(__name__)
 
 PUBLIC_THINKING = "quotebot.public_thinking"  # interaction.extras key: a public defer awaits its answer
@@ -31,6 +33,15 @@ def describe(interaction: discord.Interaction) -> dict[str, Any]:
         "channel": interaction.channel_id,
         "user": interaction.user.id if interaction.user else None,
     }
+
+
+def asked_language(interaction: discord.Interaction) -> Language:
+    """The language of the interaction's `question` option (English when it has none)."""
+    try:
+        question = getattr(interaction.namespace, "question", None)
+    except AttributeError:  # an interaction that never reached the command tree
+        question = None
+    return question_language(question) if isinstance(question, str) else "en"
 
 
 async def respond_ephemeral(interaction: discord.Interaction, text: str) -> None:

@@ -42,6 +42,7 @@ from typing import Any
 import discord
 
 from .. import messages
+from ..language import question_language
 from ..engine.models import Answer, Citation, Quote, ReindexReport, SourcesReport
 
 # --- Discord's limits ----------------------------------------------------------------------------
@@ -223,11 +224,14 @@ def quote_field(number: int, quote: Quote, value_budget: int) -> tuple[str, str]
 def answer_reply(answer: Answer) -> Reply:
     """The reply to one question: numbered, cited quotes in one embed, or a constant decline."""
     quotes = answer.quotes[:MAX_QUOTES]
+    language = question_language(answer.question)
     if not answer.answered or not quotes:
-        return notice(messages.no_answer(answer.reason))
-    embed = discord.Embed(title=messages.ANSWER_TITLE, colour=discord.Colour.dark_teal())
-    embed.set_footer(text=messages.ANSWER_FOOTER)
-    overhead = discord_len(messages.ANSWER_TITLE) + discord_len(messages.ANSWER_FOOTER)
+        return notice(messages.no_answer(answer.reason, language))
+    title = messages.localise(messages.ANSWER_TITLE, language)
+    footer = messages.localise(messages.ANSWER_FOOTER, language)
+    embed = discord.Embed(title=title, colour=discord.Colour.dark_teal())
+    embed.set_footer(text=footer)
+    overhead = discord_len(title) + discord_len(footer)
     names_budget = len(quotes) * QUOTE_NAME_BUDGET
     per_value = min(FIELD_VALUE_LIMIT, (MESSAGE_EMBEDS_TOTAL - overhead - names_budget) // len(quotes))
     for number, quote in enumerate(quotes, start=1):

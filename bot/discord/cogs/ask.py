@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from ... import messages
 from .. import checks, payload
+from ...language import question_language
 from ..interactions import PUBLIC_THINKING, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class AskCog(commands.Cog, name="Ask"):
     @checks.ask_cooldown()
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         if not await self._take_slot():
-            await respond_ephemeral(interaction, messages.BUSY)
+            await respond_ephemeral(interaction, messages.localise(messages.BUSY, question_language(question)))
             return
         try:
             await interaction.response.defer(thinking=True)
@@ -98,16 +99,18 @@ class AskCog(commands.Cog, name="Ask"):
                 message.channel.id,
                 message.author.id,
             )
-            await self._reply(message, payload.notice(messages.ERROR.format(error_id=error_id)))
+            text = messages.localise(messages.ERROR, question_language(message.content))
+            await self._reply(message, payload.notice(text.format(error_id=error_id)))
 
     async def _answer_message(self, message: discord.Message) -> None:
+        language = question_language(message.content)
         retry_after = self.bot.ask_cooldowns.hit(message.author.id)
         if retry_after is not None:
-            text = messages.COOLDOWN.format(seconds=max(1, math.ceil(retry_after)))
+            text = messages.localise(messages.COOLDOWN, language).format(seconds=max(1, math.ceil(retry_after)))
             await self._reply(message, payload.notice(text))
             return
         if not await self._take_slot():
-            await self._reply(message, payload.notice(messages.BUSY))
+            await self._reply(message, payload.notice(messages.localise(messages.BUSY, language)))
             return
         try:
             reply = payload.answer_reply(await self.answer(self.question_from(message)))
