@@ -53,3 +53,17 @@ def test_held_back_english_questions_keep_their_answers(verdicts):
 def test_held_back_unanswerable_questions_are_declined_as_often_as_today(verdicts):
     none = qa.summarise("none", [v for v in verdicts if not v.question.answerable])
     assert none.unanswerable == 17 and none.declined >= 6  # measured 7
+
+
+@pytest.mark.slow
+def test_the_same_settings_decline_at_the_launch_size_too(engine):
+    """Declining is set once for every corpus size: with the three launch articles alone, the
+    held-back off-topic and near-miss questions must be declined at least as often as today.
+
+    Measured 14/17 here against 7/17 at 41 articles: coverage of the question's words grows
+    with the corpus, which is the drift the quality issue asks to remove (not done yet).
+    """
+    held = [q for q in qa.load_questions(DATA / "corpus" / "questions.jsonl")
+            if q.half == "held-back" and not q.answerable]
+    declined = sum(1 for q in held if not engine.ask(q.question).answered)
+    assert len(held) == 17 and declined >= 13  # measured 14
