@@ -155,6 +155,20 @@ async def sync_commands(settings: "Settings", guild_id: int | None) -> list[str]
         return await sync_tree(bot, guild_id)
 
 
+def setup_logging(level: str) -> None:
+    """LOG_LEVEL on the root logger, with exactly one handler.
+
+    The command line installs its handler before any command runs; adding discord.py's beside it
+    printed every line twice. So discord.py's (coloured, timestamped) handler is added only when
+    the root logger has none yet, e.g. when `run_bot` is called from other code.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        root.setLevel(getattr(logging, level))
+    else:
+        discord.utils.setup_logging(level=getattr(logging, level))
+
+
 def run_bot(settings: "Settings", engine: "Engine") -> int:
     """Connect and serve until stopped; returns a process exit code.
 
@@ -163,7 +177,7 @@ def run_bot(settings: "Settings", engine: "Engine") -> int:
     """
     if settings.discord_token is None:
         raise ValueError("DISCORD_TOKEN is not set")
-    discord.utils.setup_logging(level=getattr(logging, settings.log_level))
+    setup_logging(settings.log_level)
     bot = create_bot(settings, engine)
     try:
         bot.run(settings.discord_token.get_secret_value(), log_handler=None)
