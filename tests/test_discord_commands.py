@@ -169,6 +169,33 @@ async def test_busy_when_every_slot_is_taken(fake: FakeDiscord, monkeypatch: pyt
     assert kinds(fake) == ["callback", "callback", "followup"]
 
 
+async def test_a_busy_reply_does_not_start_the_cooldown(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Told "busy, ask again in a moment", a member who asks again is answered, not refused for 10 s."""
+    engine = FakeEngine()
+    engine.ask_gate = threading.Event()
+    settings = make_settings(max_concurrent_asks=1, ask_cooldown_seconds=30)
+    async with running_bot(engine, settings, fake, monkeypatch) as bot:
+        first = start_interaction(bot, slash_payload("ask", {"question": "Maliki?"}))
+        await wait_for_thread_event(engine.ask_started)
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump?"}, user_id=OTHER_USER_ID))
+        assert fake.requests[-1].body["content"] == messages.BUSY
+        await dispatch_message(bot, mention_message(bot, "Iran?", author_id=OTHER_USER_ID + 1))
+        assert fake.of_kind("channel_message")[-1].json["content"] == messages.BUSY
+        engine.ask_gate.set()
+        await first
+        fake.clear()
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump?"}, user_id=OTHER_USER_ID))
+        await dispatch_message(bot, mention_message(bot, "Iran?", author_id=OTHER_USER_ID + 1))
+        assert kinds(fake) == ["callback", "followup", "channel_message"]
+        assert fake.requests[0].json["type"] == 5  # deferred: answered, not a cooldown notice
+        assert fake.requests[2].json.get("embeds"), fake.requests[2].json  # quotes, not "Please wait"
+        # and an answered question does start it
+        fake.clear()
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump again?"}, user_id=OTHER_USER_ID))
+        assert fake.requests[-1].body["content"].startswith("Please wait")
+    assert engine.asked == ["Maliki?", "Trump?", "Iran?"]
+
+
 # --- 2. permissions ------------------------------------------------------------------------------
 ALL = discord.Permissions.all().value
 

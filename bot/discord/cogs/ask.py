@@ -60,6 +60,7 @@ class AskCog(commands.Cog, name="Ask"):
     @checks.ask_cooldown()
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         if not await self._take_slot():
+            self.bot.ask_cooldowns.refund(interaction.user.id)  # "ask again in a moment" must hold
             await respond_ephemeral(interaction, messages.BUSY)
             return
         try:
@@ -107,6 +108,7 @@ class AskCog(commands.Cog, name="Ask"):
             await self._reply(message, payload.notice(text))
             return
         if not await self._take_slot():
+            self.bot.ask_cooldowns.refund(message.author.id)
             await self._reply(message, payload.notice(messages.BUSY))
             return
         try:
