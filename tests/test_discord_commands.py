@@ -153,6 +153,32 @@ async def test_dev_questions_send_exactly_message_body(bot_engine: Any, fake: Fa
         assert expected == {"content": messages.DECLINE, "embeds": [], "allowed_mentions": NONE_MENTIONS}
 
 
+async def test_faiss_searches_on_one_thread_inside_the_ask_workers(engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Questions run in `asyncio.to_thread` workers; OpenMP's thread count is per OS thread, so the
+    one-thread setting must reach them there, or concurrent questions oversubscribe the cores."""
+    import faiss
+
+    from bot.engine.ann import VectorIndex
+
+    seen: list[tuple[int, int]] = []  # (thread id, FAISS threads) at each search
+    real_search = VectorIndex.search
+
+    def observed(self: VectorIndex, queries: Any, k: int) -> Any:
+        seen.append((threading.get_ident(), faiss.omp_get_max_threads()))
+        return real_search(self, queries, k)
+
+    monkeypatch.setattr(VectorIndex, "search", observed)
+    async with running_bot(engine, make_settings(max_concurrent_asks=4), fake, monkeypatch) as bot:
+        await asyncio.gather(*(
+            run_interaction(bot, slash_payload("ask", {"question": question}, user_id=USER_ID + i))
+            for i, question in enumerate(DEV_QUESTIONS[:4])
+        ))
+    workers = {ident for ident, _ in seen}
+    assert seen and threading.get_ident() not in workers  # searched in worker threads, not here
+    assert {threads for _, threads in seen} == {1}, seen
+    assert len(fake.of_kind("followup")) == 4
+
+
 async def test_busy_when_every_slot_is_taken(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = FakeEngine()
     engine.ask_gate = threading.Event()

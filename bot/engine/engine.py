@@ -51,7 +51,6 @@ class Engine:
     """Answers from the live index; rebuilds beside it and swaps."""
 
     def __init__(self, settings: Settings, embedder: Embedder, index: LoadedIndex) -> None:
-        serve_single_threaded()
         self.settings = settings
         self.embedder = embedder
         self.fusion = FusionParams(
@@ -120,6 +119,7 @@ class Engine:
         live = self._live  # one read: a swap during this question cannot mix two indexes
         if not live.index.passages:
             return Answer(question, answered=False, reason="no-index")
+        serve_single_threaded()  # in this thread: questions run in worker threads, and OpenMP counts per thread
         query_vector = self.embedder.encode_queries([question])[0]
         hits = live.retriever.search(question, query_vector)
         evidence = Evidence.of(question, hits, live.index)
@@ -140,6 +140,7 @@ class Engine:
     def search(self, question: str) -> list[Hit]:
         """Ranked passages without quoting: for benchmarks that judge passages, not quotes."""
         live = self._live
+        serve_single_threaded()
         return live.retriever.search(question, self.embedder.encode_queries([question])[0])
 
     # --- what is indexed ---------------------------------------------------------------------------
