@@ -62,6 +62,7 @@ class Engine:
         self.quote_params = params_for(settings.embedding_model)  # public: an evaluation may try others
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
+        self._seed_stats: dict = {}  # `sources` re-reads only the seeds files that changed since it last looked
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class Engine:
         index = self.index
         stale = loading.staleness(
             index.manifest, index.article_hashes(), self.settings.seeds_dir, build_params(self.settings),
-            max_file_bytes=self.settings.max_file_bytes,
+            max_file_bytes=self.settings.max_file_bytes, known=self._seed_stats,
         )
         return sources_report(index.manifest, index.article_list(), stale is not None)
 
