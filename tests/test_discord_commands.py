@@ -43,8 +43,10 @@ from discord_harness import (
     MOD_ROLE_ID,
     NONE_MENTIONS,
     OTHER_ROLE_ID,
+    CHANNEL_ID,
     OTHER_USER_ID,
     USER_ID,
+    Request,
     FakeDiscord,
     FakeEngine,
     GatedEngine,
@@ -459,6 +461,62 @@ async def test_reindex_in_progress_raised_by_the_engine_is_reported(fake: FakeDi
     async with running_bot(Racing(), make_settings(), fake, monkeypatch) as bot:
         await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
     assert fake.of_kind("edit_original")[-1].json["content"] == messages.REINDEX_RUNNING
+
+
+class ExpiringDiscord(FakeDiscord):
+    """Like Discord once an interaction's 15 minutes are over: its webhook (edits, follow-ups) is refused
+    with 401 / 50027; with `dms_closed`, a DM to the member is refused with 403 / 50007."""
+
+    def __init__(self, dms_closed: bool = False) -> None:
+        super().__init__()
+        self.token_expired = False
+        self.dms_closed = dms_closed
+
+    async def _record(self, route: discord.http.Route, json: Any, params: dict[str, Any] | None) -> Any:
+        refusal = None
+        if self.token_expired and "/webhooks/" in route.path:
+            refusal = (401, 50027, "Invalid Webhook Token")
+        elif self.dms_closed and route.url.endswith(f"/channels/{self.dm_channel_id}/messages"):
+            refusal = (403, 50007, "Cannot send messages to this user")
+        if refusal is None:
+            return await super()._record(route, json, params)
+        self.requests.append(Request(route.method, route.path, route.url, json, params, response="refused"))
+        status, code, text = refusal
+        raise discord.HTTPException(type("Response", (), {"status": status, "reason": text})(), {"code": code, "message": text})
+
+
+@pytest.mark.parametrize(("clock_moves", "dms_closed"), [(True, False), (False, False), (True, True)],
+                         ids=["past-15-minutes", "token-refused-early", "dms-closed"])
+async def test_a_reindex_outlasting_the_interaction_token_still_reports_to_the_admin(
+    monkeypatch: pytest.MonkeyPatch, clock_moves: bool, dms_closed: bool
+) -> None:
+    """Discord's interaction tokens last 15 minutes; a longer rebuild's report goes to the admin by DM
+    (or, their DMs closed, to the channel). The 16 minutes are simulated on the cog's clock."""
+    now = [1_000.0]
+    fake = ExpiringDiscord(dms_closed=dms_closed)
+
+    class LongRebuild(FakeEngine):
+        def reindex(self, progress: Any = None) -> ReindexReport:
+            report = super().reindex(progress)
+            if clock_moves:
+                now[0] += 16 * 60
+            fake.token_expired = True
+            return report
+
+    async with running_bot(LongRebuild(), make_settings(), fake, monkeypatch) as bot:
+        bot.get_cog("Admin").clock = lambda: now[0]
+        await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+    delivered = [r for r in fake.of_kind("channel_message") if r.response != "refused"]
+    assert len(delivered) == 1, kinds(fake)
+    [report] = delivered
+    where = CHANNEL_ID if dms_closed else fake.dm_channel_id
+    assert report.url.endswith(f"/channels/{where}/messages")
+    assert report.json["content"] == messages.REINDEX_LATE_REPORT
+    assert report.json["embeds"][0]["title"] == messages.REINDEX_TITLE
+    assert [int(r.json["recipient_id"]) for r in fake.of_kind("open_dm")] == [USER_ID]
+    if clock_moves:  # past the deadline by its own clock, the cog does not try the dead token
+        assert [r for r in fake.requests if r.response == "refused" and "/webhooks/" in r.path] == []
+    assert_pings_nobody_and_fits(fake)
 
 
 # --- /sources ----------------------------------------------------------------------------------------

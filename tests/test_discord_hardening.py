@@ -266,6 +266,23 @@ async def test_loaded_model_and_index_are_frozen_out_of_the_collector(
     assert tracked < TRACKED_OBJECTS_BUDGET
 
 
+async def test_a_rebuilt_index_is_frozen_out_of_the_collector_too(
+    fresh_settings: Settings, embedder: Any, fake: TimedFakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After /reindex the new index lives until the next one, like the first: it is frozen as well,
+    so a full collection does not walk it on the loop thread (the replaced one is simply freed)."""
+    from discord_harness import ADMIN_ROLE_ID
+
+    engine = Engine.open(fresh_settings, embedder=embedder)
+    (fresh_settings.seeds_dir / "later.txt").write_text("Later story\n\nTalks resumed in Muscat on Monday.\n")
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        first = engine.index
+        await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        assert engine.index is not first and len(engine.index.articles) == len(first.articles) + 1
+        tracked = {id(obj) for obj in gc.get_objects()}  # what a full collection walks
+        assert id(engine.index.articles) not in tracked and id(engine.index.articles.metas) not in tracked
+
+
 # --- 2. hostile articles ---------------------------------------------------------------------------
 LONG_SENTENCE = (
     "The Zorbin canal dredging report, which the council commissioned after the spring floods and which "
