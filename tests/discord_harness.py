@@ -619,11 +619,15 @@ class FakeEngine:
 class GatedEngine:
     """Wraps any engine; its first rebuild pauses inside the progress callback until `gate` is set.
 
-    `entered` is set when the rebuild is paused, so a test knows the rebuild is really running.
+    By default it pauses at the first progress call (before any work); `pause_when(stage, done,
+    total)` picks another moment, e.g. the last "writing" step, when the new build is already live
+    on disk and only the in-memory swap is left. `entered` is set when the rebuild is paused, so a
+    test knows the rebuild is really running.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, pause_when: Callable[[str, int, int], bool] = lambda *_: True) -> None:
         self.inner = inner
+        self.pause_when = pause_when
         self.entered = threading.Event()
         self.gate = threading.Event()
 
@@ -641,9 +645,9 @@ class GatedEngine:
         def gated(stage: str, done: int, total: int) -> None:
             if progress is not None:
                 progress(stage, done, total)
-            if not self.entered.is_set():
+            if not self.entered.is_set() and self.pause_when(stage, done, total):
                 self.entered.set()
-                self.gate.wait(30)
+                self.gate.wait(60)
 
         return self.inner.reindex(gated)
 

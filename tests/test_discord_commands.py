@@ -367,14 +367,26 @@ async def test_mention_in_a_dm(bot_engine: Any, fake: FakeDiscord, monkeypatch: 
 
 
 # --- 5. questions during /reindex ------------------------------------------------------------------
-async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
-    gated = GatedEngine(bot_engine)
+async def test_questions_during_reindex_are_answered_from_the_old_index(fresh_settings: Any, embedder: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real engine, and a rebuild whose index differs (the article quoted first is removed). The
+    rebuild is paused at its last step: the new build is already live on disk and the old build's
+    folder deleted; questions asked then are still answered from the old index, and after the swap
+    from the new one."""
+    from bot.engine.engine import Engine
+    from bot.engine.store import loading
+
+    engine = Engine.open(fresh_settings, embedder=embedder)
     question = DEV_QUESTIONS[0]
-    before = message_body(bot_engine.ask(question))
+    old_answer = engine.ask(question)
+    before = message_body(old_answer)
+    (fresh_settings.seeds_dir / old_answer.quotes[0].source).unlink()
+    gated = GatedEngine(engine, pause_when=lambda stage, done, total: stage == "writing" and done == total)
     async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
         rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
-        await wait_for_thread_event(gated.entered)
+        await wait_for_thread_event(gated.entered, timeout=120)
         assert gated.reindexing
+        live_on_disk, _ = loading.current_build(fresh_settings.index_dir)
+        assert live_on_disk != engine.index.path and not engine.index.path.exists()
         mark = len(fake.requests)
         await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=OTHER_USER_ID))
         await dispatch_message(bot, mention_message(bot, question, author_id=OTHER_USER_ID + 1))
@@ -382,14 +394,33 @@ async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engi
         assert gated.reindexing, "the rebuild was still running while these were answered"
         gated.gate.set()
         await rebuild
+        mark = len(fake.requests)
+        await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=OTHER_USER_ID + 2))
+        after = fake.requests[mark:]
     [followup] = [r for r in during if r.kind == "followup"]
     [reply] = [r for r in during if r.kind == "channel_message"]
     assert public_body(followup.json) == before
     assert reply.json["embeds"] == before["embeds"]
     final = fake.of_kind("edit_original")[-1]
     assert final.json["embeds"][0]["title"] == messages.REINDEX_TITLE
-    if isinstance(bot_engine, FakeEngine):  # the fake's rebuild swaps in different quotes
-        assert message_body(bot_engine.ask(question)) != before
+    [answered_after] = [r for r in after if r.kind == "followup"]
+    assert public_body(answered_after.json) == message_body(engine.ask(question)) != before
+
+
+async def test_questions_during_a_fake_reindex_are_answered_from_the_old_quotes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine()
+    gated = GatedEngine(engine)
+    question = DEV_QUESTIONS[0]
+    before = message_body(engine.ask(question))
+    async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
+        rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        await wait_for_thread_event(gated.entered)
+        mark = len(fake.requests)
+        await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=OTHER_USER_ID))
+        [followup] = [r for r in fake.requests[mark:] if r.kind == "followup"]
+        gated.gate.set()
+        await rebuild
+    assert public_body(followup.json) == before != message_body(engine.ask(question))
 
 
 async def test_reindex_reports_progress_throttled_then_changes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
