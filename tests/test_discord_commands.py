@@ -712,22 +712,68 @@ async def test_no_sync_without_guild_ids(fake: FakeDiscord, monkeypatch: pytest.
     assert fake.of_kind("sync") == []
 
 
+class RefusingDiscord:
+    """A Discord REST stand-in on 127.0.0.1, in its own thread: every request gets 401, as Discord
+    answers a bad token; each request's path, headers and body are kept."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.port = 0
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        from aiohttp import web
+
+        async def refuse(request: web.Request) -> web.Response:
+            self.requests.append((request.path_qs, dict(request.headers), await request.read()))
+            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+
+        async def start() -> web.AppRunner:
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", refuse)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            return runner
+
+        self._loop = asyncio.new_event_loop()
+        runner = self._loop.run_until_complete(start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+
+    def __enter__(self) -> "RefusingDiscord":
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
 def test_failed_login_returns_nonzero_without_leaking_the_token(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The real login (discord.py's HTTP client, a real socket) against a server that refuses the token,
+    with the bot's own logging set up at DEBUG: the token is in the Authorization header and nowhere else."""
     token = "MTIzNDU2Nzg5.secret-token-value.xyz"
-
-    async def refuse(self: Any, given: str) -> Any:
-        assert given == token
-        raise discord.LoginFailure("Improper token has been passed.")
-
-    monkeypatch.setattr(discord.http.HTTPClient, "static_login", refuse)
-    monkeypatch.setattr(discord.utils, "setup_logging", lambda **kwargs: None)
-    settings = make_settings(discord_token=token)
-    with caplog.at_level(logging.DEBUG):
-        code = run_bot(settings, FakeEngine())
-    assert code != 0
+    settings = make_settings(discord_token=token, log_level="DEBUG")
+    with RefusingDiscord() as server:
+        monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{server.port}/api/v10")
+        with caplog.at_level(logging.DEBUG):
+            code = run_bot(settings, FakeEngine())
+    assert code == 1
     assert LOGIN_FAILED in caplog.text
+    assert [path for path, _, _ in server.requests] == ["/api/v10/users/@me"]  # the login really went out
+    [(_, headers, body)] = server.requests
+    assert headers["Authorization"] == f"Bot {token}"
+    assert token not in json.dumps({k: v for k, v in headers.items() if k != "Authorization"}) + body.decode()
     captured = capsys.readouterr()
     for text in (caplog.text, captured.out, captured.err, repr(settings), str(settings), repr(create_bot(settings, None))):
         assert token not in text

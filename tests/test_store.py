@@ -239,3 +239,37 @@ def test_a_stale_index_keeps_answering_when_the_rebuild_cannot_run(fresh_setting
     shutil.rmtree(fresh_settings.seeds_dir)  # the seeds folder is gone: nothing to rebuild from
     engine = Engine.open(fresh_settings, embedder=embedder)
     assert "Oman" in engine.ask("Where did US and Iranian officials hold talks?").quotes[0].text
+
+
+@pytest.mark.slow
+def test_the_real_engine_refuses_a_second_rebuild_while_one_runs(fresh_settings, embedder):
+    """Engine.reindex's own lock, and another builder's folder lock: refused at once, never queued."""
+    import threading
+
+    from bot.engine.engine import ReindexInProgress
+
+    engine = Engine.open(fresh_settings, embedder=embedder)
+    entered, gate, reports = threading.Event(), threading.Event(), []
+
+    def pause(stage, done, total):
+        if not entered.is_set():
+            entered.set()
+            gate.wait(60)
+
+    worker = threading.Thread(target=lambda: reports.append(engine.reindex(pause)))
+    worker.start()
+    try:
+        assert entered.wait(60) and engine.reindexing
+        started = time.monotonic()
+        with pytest.raises(ReindexInProgress):
+            engine.reindex()
+        assert time.monotonic() - started < 1  # refused, not queued behind the running one
+    finally:
+        gate.set()
+        worker.join(60)
+    assert len(reports) == 1 and not engine.reindexing
+    with publishing.build_lock(fresh_settings.index_dir):  # e.g. `python -m bot index` in another process
+        with pytest.raises(ReindexInProgress, match="another build"):
+            engine.reindex()
+        assert not engine.reindexing
+    assert engine.reindex().passages_after == len(engine.index.passages)  # and free again afterwards
