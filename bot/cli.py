@@ -126,6 +126,8 @@ def open_engine(settings: Settings) -> "Engine":
         return Engine.open(settings, progress=_progress())
     except (FileNotFoundError, NotADirectoryError, IndexUnavailable, BuildLocked, EmbeddingError) as error:
         raise Failure(str(error)) from None
+    except OSError as error:  # no index to fall back on and the build could not write (disk full, ...)
+        raise Failure(f"could not build the index in {settings.index_dir} ({error.strerror or error})") from None
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -150,7 +152,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             build_params(settings), max_file_bytes=settings.max_file_bytes,
             batch_size=settings.embedding_batch_size, previous=previous, progress=_progress(),
         )
-    except (FileNotFoundError, NotADirectoryError, BuildLocked, EmbeddingError) as error:
+    except (FileNotFoundError, NotADirectoryError, BuildLocked, EmbeddingError, loading.IndexUnavailable) as error:
         raise Failure(str(error)) from None
     except OSError as error:
         raise Failure(f"could not write the index ({error.strerror or error}); the previous index is unchanged") from None
@@ -313,3 +315,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as error:  # the backstop: a file or folder the work needs failed in a way not named above
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED

@@ -53,6 +53,8 @@ REINDEX_NONE = "none"
 REINDEX_PASSAGES = "Passages"
 REINDEX_PASSAGES_VALUE = "{before} → {after} ({embedded} embedded, {unchanged} articles unchanged)"
 REINDEX_SECONDS = "Took {seconds:.1f} s"
+# sent with the report as a DM (or in the channel) when the rebuild outlasted the interaction's 15 minutes
+REINDEX_LATE_REPORT = "Your /reindex finished after its reply could no longer be edited; here is its report."
 SKIPPED_ITEM = "{source}: {reason}"
 LIST_MORE = "… and {count} more"
 

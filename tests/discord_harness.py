@@ -98,7 +98,7 @@ class Request:
 
     @property
     def kind(self) -> str:
-        """callback | followup | edit_original | delete_original | edit_message | get_original | channel_message | typing | sync | other"""
+        """callback | followup | edit_original | delete_original | edit_message | get_original | channel_message | typing | sync | open_dm | other"""
         if self.path.endswith("/callback"):
             return "callback"
         if self.path == "/webhooks/{webhook_id}/{webhook_token}" and self.method == "POST":
@@ -113,6 +113,8 @@ class Request:
             return "typing"
         if "/commands" in self.path and self.method == "PUT":
             return "sync"
+        if self.path == "/users/@me/channels" and self.method == "POST":
+            return "open_dm"
         return "other"
 
     @property
@@ -151,6 +153,7 @@ class FakeDiscord:
         self.requests: list[Request] = []
         self._ids = itertools.count(100_000_000_000_000_001)
         self.channel_id = CHANNEL_ID
+        self.dm_channel_id = CHANNEL_ID + 1
 
     # ids and canned JSON -------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -196,6 +199,9 @@ class FakeDiscord:
             }
         if kind in ("followup", "edit_original", "edit_message", "get_original", "channel_message"):
             return self.message_json(request.json)
+        if kind == "open_dm":  # a DM channel with the user, before a message to them
+            recipient = int((request.json or {}).get("recipient_id") or 0)
+            return {"id": str(self.dm_channel_id), "type": 1, "recipients": [user_payload(recipient)], "last_message_id": None}
         if kind == "sync":
             return [
                 {**command, "id": str(self.new_id()), "application_id": str(BOT_ID), "version": "1"}
@@ -613,11 +619,15 @@ class FakeEngine:
 class GatedEngine:
     """Wraps any engine; its first rebuild pauses inside the progress callback until `gate` is set.
 
-    `entered` is set when the rebuild is paused, so a test knows the rebuild is really running.
+    By default it pauses at the first progress call (before any work); `pause_when(stage, done,
+    total)` picks another moment, e.g. the last "writing" step, when the new build is already live
+    on disk and only the in-memory swap is left. `entered` is set when the rebuild is paused, so a
+    test knows the rebuild is really running.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, pause_when: Callable[[str, int, int], bool] = lambda *_: True) -> None:
         self.inner = inner
+        self.pause_when = pause_when
         self.entered = threading.Event()
         self.gate = threading.Event()
 
@@ -635,9 +645,9 @@ class GatedEngine:
         def gated(stage: str, done: int, total: int) -> None:
             if progress is not None:
                 progress(stage, done, total)
-            if not self.entered.is_set():
+            if not self.entered.is_set() and self.pause_when(stage, done, total):
                 self.entered.set()
-                self.gate.wait(30)
+                self.gate.wait(60)
 
         return self.inner.reindex(gated)
 

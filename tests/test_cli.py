@@ -127,3 +127,61 @@ def test_reading_commands_never_import_the_model_libraries(built):
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _run_in_process(script: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """A fresh `python` running `script` (which may patch what a test cannot reach from outside)."""
+    return subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "DISCORD_TOKEN": "MTIz.not-a-real-token.xyz", "LOG_LEVEL": "INFO"},
+                          timeout=timeout)
+
+
+def test_run_logs_each_line_once(tmp_path):
+    """`python -m bot run` as users start it (cli.main): every log line reaches stderr once, not twice."""
+    probe = (
+        "import sys, discord\n"
+        "import bot.cli as cli\n"
+        "async def refuse(self, token):\n"
+        "    raise discord.LoginFailure('Improper token has been passed.')\n"
+        "discord.http.HTTPClient.static_login = refuse  # Discord is unreachable: refuse the login here\n"
+        "cli.open_engine = lambda settings: None  # no model: the lines logged around login are the point\n"
+        f"sys.exit(cli.main(['run', '--index', {str(tmp_path)!r}]))\n"
+    )
+    result = _run_in_process(probe)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    from bot.discord.client import LOGIN_FAILED
+
+    assert sum(LOGIN_FAILED in line for line in lines) == 1, result.stderr
+    assert sum("logging in using static token" in line for line in lines) == 1, result.stderr  # INFO reaches it too
+    assert "Traceback" not in result.stderr
+
+
+def test_a_write_error_while_building_at_start_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """No index yet and the disk is full: `ask` (Engine.open re-raises the OSError) ends in one line, exit 1."""
+    import errno
+
+    from bot import cli
+    from bot.engine.store import building
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(building, "build", disk_full)
+    code = cli.main(["ask", "--index", str(tmp_path / "index"), "Where were the talks?"])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_index_that_cannot_be_read_back_after_index_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from bot import cli
+    from bot.engine.store import building, loading
+
+    def unreadable(*args, **kwargs):
+        raise loading.IndexUnavailable("the index in builds/x cannot be read (truncated)")
+
+    monkeypatch.setattr(building, "build", unreadable)
+    code = cli.main(["index", "--index", str(tmp_path / "index")])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot be read" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 2, err  # "no usable index yet; building from scratch", then the error

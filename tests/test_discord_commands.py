@@ -43,8 +43,10 @@ from discord_harness import (
     MOD_ROLE_ID,
     NONE_MENTIONS,
     OTHER_ROLE_ID,
+    CHANNEL_ID,
     OTHER_USER_ID,
     USER_ID,
+    Request,
     FakeDiscord,
     FakeEngine,
     GatedEngine,
@@ -153,6 +155,32 @@ async def test_dev_questions_send_exactly_message_body(bot_engine: Any, fake: Fa
         assert expected == {"content": messages.DECLINE, "embeds": [], "allowed_mentions": NONE_MENTIONS}
 
 
+async def test_faiss_searches_on_one_thread_inside_the_ask_workers(engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Questions run in `asyncio.to_thread` workers; OpenMP's thread count is per OS thread, so the
+    one-thread setting must reach them there, or concurrent questions oversubscribe the cores."""
+    import faiss
+
+    from bot.engine.ann import VectorIndex
+
+    seen: list[tuple[int, int]] = []  # (thread id, FAISS threads) at each search
+    real_search = VectorIndex.search
+
+    def observed(self: VectorIndex, queries: Any, k: int) -> Any:
+        seen.append((threading.get_ident(), faiss.omp_get_max_threads()))
+        return real_search(self, queries, k)
+
+    monkeypatch.setattr(VectorIndex, "search", observed)
+    async with running_bot(engine, make_settings(max_concurrent_asks=4), fake, monkeypatch) as bot:
+        await asyncio.gather(*(
+            run_interaction(bot, slash_payload("ask", {"question": question}, user_id=USER_ID + i))
+            for i, question in enumerate(DEV_QUESTIONS[:4])
+        ))
+    workers = {ident for ident, _ in seen}
+    assert seen and threading.get_ident() not in workers  # searched in worker threads, not here
+    assert {threads for _, threads in seen} == {1}, seen
+    assert len(fake.of_kind("followup")) == 4
+
+
 async def test_busy_when_every_slot_is_taken(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = FakeEngine()
     engine.ask_gate = threading.Event()
@@ -167,6 +195,33 @@ async def test_busy_when_every_slot_is_taken(fake: FakeDiscord, monkeypatch: pyt
         await first
     assert engine.asked == ["Maliki?"]
     assert kinds(fake) == ["callback", "callback", "followup"]
+
+
+async def test_a_busy_reply_does_not_start_the_cooldown(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Told "busy, ask again in a moment", a member who asks again is answered, not refused for 10 s."""
+    engine = FakeEngine()
+    engine.ask_gate = threading.Event()
+    settings = make_settings(max_concurrent_asks=1, ask_cooldown_seconds=30)
+    async with running_bot(engine, settings, fake, monkeypatch) as bot:
+        first = start_interaction(bot, slash_payload("ask", {"question": "Maliki?"}))
+        await wait_for_thread_event(engine.ask_started)
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump?"}, user_id=OTHER_USER_ID))
+        assert fake.requests[-1].body["content"] == messages.BUSY
+        await dispatch_message(bot, mention_message(bot, "Iran?", author_id=OTHER_USER_ID + 1))
+        assert fake.of_kind("channel_message")[-1].json["content"] == messages.BUSY
+        engine.ask_gate.set()
+        await first
+        fake.clear()
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump?"}, user_id=OTHER_USER_ID))
+        await dispatch_message(bot, mention_message(bot, "Iran?", author_id=OTHER_USER_ID + 1))
+        assert kinds(fake) == ["callback", "followup", "channel_message"]
+        assert fake.requests[0].json["type"] == 5  # deferred: answered, not a cooldown notice
+        assert fake.requests[2].json.get("embeds"), fake.requests[2].json  # quotes, not "Please wait"
+        # and an answered question does start it
+        fake.clear()
+        await run_interaction(bot, slash_payload("ask", {"question": "Trump again?"}, user_id=OTHER_USER_ID))
+        assert fake.requests[-1].body["content"].startswith("Please wait")
+    assert engine.asked == ["Maliki?", "Trump?", "Iran?"]
 
 
 # --- 2. permissions ------------------------------------------------------------------------------
@@ -312,14 +367,26 @@ async def test_mention_in_a_dm(bot_engine: Any, fake: FakeDiscord, monkeypatch: 
 
 
 # --- 5. questions during /reindex ------------------------------------------------------------------
-async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
-    gated = GatedEngine(bot_engine)
+async def test_questions_during_reindex_are_answered_from_the_old_index(fresh_settings: Any, embedder: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real engine, and a rebuild whose index differs (the article quoted first is removed). The
+    rebuild is paused at its last step: the new build is already live on disk and the old build's
+    folder deleted; questions asked then are still answered from the old index, and after the swap
+    from the new one."""
+    from bot.engine.engine import Engine
+    from bot.engine.store import loading
+
+    engine = Engine.open(fresh_settings, embedder=embedder)
     question = DEV_QUESTIONS[0]
-    before = message_body(bot_engine.ask(question))
+    old_answer = engine.ask(question)
+    before = message_body(old_answer)
+    (fresh_settings.seeds_dir / old_answer.quotes[0].source).unlink()
+    gated = GatedEngine(engine, pause_when=lambda stage, done, total: stage == "writing" and done == total)
     async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
         rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
-        await wait_for_thread_event(gated.entered)
+        await wait_for_thread_event(gated.entered, timeout=120)
         assert gated.reindexing
+        live_on_disk, _ = loading.current_build(fresh_settings.index_dir)
+        assert live_on_disk != engine.index.path and not engine.index.path.exists()
         mark = len(fake.requests)
         await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=OTHER_USER_ID))
         await dispatch_message(bot, mention_message(bot, question, author_id=OTHER_USER_ID + 1))
@@ -327,14 +394,33 @@ async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engi
         assert gated.reindexing, "the rebuild was still running while these were answered"
         gated.gate.set()
         await rebuild
+        mark = len(fake.requests)
+        await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=OTHER_USER_ID + 2))
+        after = fake.requests[mark:]
     [followup] = [r for r in during if r.kind == "followup"]
     [reply] = [r for r in during if r.kind == "channel_message"]
     assert public_body(followup.json) == before
     assert reply.json["embeds"] == before["embeds"]
     final = fake.of_kind("edit_original")[-1]
     assert final.json["embeds"][0]["title"] == messages.REINDEX_TITLE
-    if isinstance(bot_engine, FakeEngine):  # the fake's rebuild swaps in different quotes
-        assert message_body(bot_engine.ask(question)) != before
+    [answered_after] = [r for r in after if r.kind == "followup"]
+    assert public_body(answered_after.json) == message_body(engine.ask(question)) != before
+
+
+async def test_questions_during_a_fake_reindex_are_answered_from_the_old_quotes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = FakeEngine()
+    gated = GatedEngine(engine)
+    question = DEV_QUESTIONS[0]
+    before = message_body(engine.ask(question))
+    async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
+        rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        await wait_for_thread_event(gated.entered)
+        mark = len(fake.requests)
+        await run_interaction(bot, slash_payload("ask", {"question": question}, user_id=OTHER_USER_ID))
+        [followup] = [r for r in fake.requests[mark:] if r.kind == "followup"]
+        gated.gate.set()
+        await rebuild
+    assert public_body(followup.json) == before != message_body(engine.ask(question))
 
 
 async def test_reindex_reports_progress_throttled_then_changes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -406,6 +492,62 @@ async def test_reindex_in_progress_raised_by_the_engine_is_reported(fake: FakeDi
     async with running_bot(Racing(), make_settings(), fake, monkeypatch) as bot:
         await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
     assert fake.of_kind("edit_original")[-1].json["content"] == messages.REINDEX_RUNNING
+
+
+class ExpiringDiscord(FakeDiscord):
+    """Like Discord once an interaction's 15 minutes are over: its webhook (edits, follow-ups) is refused
+    with 401 / 50027; with `dms_closed`, a DM to the member is refused with 403 / 50007."""
+
+    def __init__(self, dms_closed: bool = False) -> None:
+        super().__init__()
+        self.token_expired = False
+        self.dms_closed = dms_closed
+
+    async def _record(self, route: discord.http.Route, json: Any, params: dict[str, Any] | None) -> Any:
+        refusal = None
+        if self.token_expired and "/webhooks/" in route.path:
+            refusal = (401, 50027, "Invalid Webhook Token")
+        elif self.dms_closed and route.url.endswith(f"/channels/{self.dm_channel_id}/messages"):
+            refusal = (403, 50007, "Cannot send messages to this user")
+        if refusal is None:
+            return await super()._record(route, json, params)
+        self.requests.append(Request(route.method, route.path, route.url, json, params, response="refused"))
+        status, code, text = refusal
+        raise discord.HTTPException(type("Response", (), {"status": status, "reason": text})(), {"code": code, "message": text})
+
+
+@pytest.mark.parametrize(("clock_moves", "dms_closed"), [(True, False), (False, False), (True, True)],
+                         ids=["past-15-minutes", "token-refused-early", "dms-closed"])
+async def test_a_reindex_outlasting_the_interaction_token_still_reports_to_the_admin(
+    monkeypatch: pytest.MonkeyPatch, clock_moves: bool, dms_closed: bool
+) -> None:
+    """Discord's interaction tokens last 15 minutes; a longer rebuild's report goes to the admin by DM
+    (or, their DMs closed, to the channel). The 16 minutes are simulated on the cog's clock."""
+    now = [1_000.0]
+    fake = ExpiringDiscord(dms_closed=dms_closed)
+
+    class LongRebuild(FakeEngine):
+        def reindex(self, progress: Any = None) -> ReindexReport:
+            report = super().reindex(progress)
+            if clock_moves:
+                now[0] += 16 * 60
+            fake.token_expired = True
+            return report
+
+    async with running_bot(LongRebuild(), make_settings(), fake, monkeypatch) as bot:
+        bot.get_cog("Admin").clock = lambda: now[0]
+        await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+    delivered = [r for r in fake.of_kind("channel_message") if r.response != "refused"]
+    assert len(delivered) == 1, kinds(fake)
+    [report] = delivered
+    where = CHANNEL_ID if dms_closed else fake.dm_channel_id
+    assert report.url.endswith(f"/channels/{where}/messages")
+    assert report.json["content"] == messages.REINDEX_LATE_REPORT
+    assert report.json["embeds"][0]["title"] == messages.REINDEX_TITLE
+    assert [int(r.json["recipient_id"]) for r in fake.of_kind("open_dm")] == [USER_ID]
+    if clock_moves:  # past the deadline by its own clock, the cog does not try the dead token
+        assert [r for r in fake.requests if r.response == "refused" and "/webhooks/" in r.path] == []
+    assert_pings_nobody_and_fits(fake)
 
 
 # --- /sources ----------------------------------------------------------------------------------------
@@ -570,22 +712,68 @@ async def test_no_sync_without_guild_ids(fake: FakeDiscord, monkeypatch: pytest.
     assert fake.of_kind("sync") == []
 
 
+class RefusingDiscord:
+    """A Discord REST stand-in on 127.0.0.1, in its own thread: every request gets 401, as Discord
+    answers a bad token; each request's path, headers and body are kept."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.port = 0
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        from aiohttp import web
+
+        async def refuse(request: web.Request) -> web.Response:
+            self.requests.append((request.path_qs, dict(request.headers), await request.read()))
+            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+
+        async def start() -> web.AppRunner:
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", refuse)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            return runner
+
+        self._loop = asyncio.new_event_loop()
+        runner = self._loop.run_until_complete(start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(runner.cleanup())
+
+    def __enter__(self) -> "RefusingDiscord":
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
 def test_failed_login_returns_nonzero_without_leaking_the_token(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The real login (discord.py's HTTP client, a real socket) against a server that refuses the token,
+    with the bot's own logging set up at DEBUG: the token is in the Authorization header and nowhere else."""
     token = "MTIzNDU2Nzg5.secret-token-value.xyz"
-
-    async def refuse(self: Any, given: str) -> Any:
-        assert given == token
-        raise discord.LoginFailure("Improper token has been passed.")
-
-    monkeypatch.setattr(discord.http.HTTPClient, "static_login", refuse)
-    monkeypatch.setattr(discord.utils, "setup_logging", lambda **kwargs: None)
-    settings = make_settings(discord_token=token)
-    with caplog.at_level(logging.DEBUG):
-        code = run_bot(settings, FakeEngine())
-    assert code != 0
+    settings = make_settings(discord_token=token, log_level="DEBUG")
+    with RefusingDiscord() as server:
+        monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{server.port}/api/v10")
+        with caplog.at_level(logging.DEBUG):
+            code = run_bot(settings, FakeEngine())
+    assert code == 1
     assert LOGIN_FAILED in caplog.text
+    assert [path for path, _, _ in server.requests] == ["/api/v10/users/@me"]  # the login really went out
+    [(_, headers, body)] = server.requests
+    assert headers["Authorization"] == f"Bot {token}"
+    assert token not in json.dumps({k: v for k, v in headers.items() if k != "Authorization"}) + body.decode()
     captured = capsys.readouterr()
     for text in (caplog.text, captured.out, captured.err, repr(settings), str(settings), repr(create_bot(settings, None))):
         assert token not in text

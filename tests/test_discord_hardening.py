@@ -69,12 +69,12 @@ DEV_QUESTIONS = [json.loads(line)["question"] for line in DEV_QA.read_text(encod
 
 
 # --- checking what people would see -----------------------------------------------------------------
-_NEVER_RAW = frozenset("\\@<>[]`|*")  # neutralise escapes these everywhere (bare URL runs cannot hold them)
+_NEVER_RAW = frozenset("\\@<>[]`|*_~")  # neutralise escapes these everywhere
 
 
 def live_markup(text: str) -> list[str]:
     """Places where `text` would render something live: an unescaped mention/link/format character,
-    or a heading/list/quote marker at a line start. Empty when everything shows as written."""
+    a heading/list/quote marker at a line start, or a `scheme://` that Discord would make a link. Empty when everything shows as written."""
     found: list[str] = []
     line_start = True
     index = 0
@@ -84,7 +84,7 @@ def live_markup(text: str) -> list[str]:
             index += 2  # an escaped character is shown as itself
             line_start = False
             continue
-        if char in _NEVER_RAW or (line_start and char in "#->"):
+        if char in _NEVER_RAW or (line_start and char in "#->") or text.startswith("://", index):
             found.append(repr(text[max(0, index - 20) : index + 20]))
         if char == "\n":
             line_start = True
@@ -266,6 +266,23 @@ async def test_loaded_model_and_index_are_frozen_out_of_the_collector(
     assert tracked < TRACKED_OBJECTS_BUDGET
 
 
+async def test_a_rebuilt_index_is_frozen_out_of_the_collector_too(
+    fresh_settings: Settings, embedder: Any, fake: TimedFakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After /reindex the new index lives until the next one, like the first: it is frozen as well,
+    so a full collection does not walk it on the loop thread (the replaced one is simply freed)."""
+    from discord_harness import ADMIN_ROLE_ID
+
+    engine = Engine.open(fresh_settings, embedder=embedder)
+    (fresh_settings.seeds_dir / "later.txt").write_text("Later story\n\nTalks resumed in Muscat on Monday.\n")
+    async with running_bot(engine, make_settings(), fake, monkeypatch) as bot:
+        first = engine.index
+        await run_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
+        assert engine.index is not first and len(engine.index.articles) == len(first.articles) + 1
+        tracked = {id(obj) for obj in gc.get_objects()}  # what a full collection walks
+        assert id(engine.index.articles) not in tracked and id(engine.index.articles.metas) not in tracked
+
+
 # --- 2. hostile articles ---------------------------------------------------------------------------
 LONG_SENTENCE = (
     "The Zorbin canal dredging report, which the council commissioned after the spring floods and which "
@@ -295,7 +312,7 @@ HOSTILE_ARTICLES = {
         "ZORBINTON - The Zorbin lake festival opened on Saturday with a record crowd of 40,000 visitors, organisers said.\n"
         "Festival director Anja Pellworth said @everyone is welcome at the Zorbin lake festival and @here we mean everybody in town.\n"
         "The organisers pinged <@123456789012345678> and the role <@&123> in the channel <#123> to announce the Zorbin fireworks schedule.\n"
-        "Tickets for the Zorbin lake festival can be bought online at [click](https://evil.example) before the gates open.\n"
+        "Tickets for the Zorbin lake festival can be bought online at [click](https://evil.example) or https://evil.example/tickets_2026 before the gates open.\n"
         "# Zorbin lake festival fireworks begin at nine o'clock on the north shore\n"
         "The winner of the Zorbin boat race was ||Team Heron|| and the race log read ```rm -rf /``` in the programme.\n"
         "The Zorbin mayor's welcome was printed with a right-to-left override \u202eevad lanif\u202c and the word "
@@ -326,6 +343,7 @@ HOSTILE_QUESTIONS = [
 HOSTILE_MARKS = [
     "@everyone", "@here", "<@123456789012345678>", "<@&123>", "<#123>", "[click](https://evil.example)",
     "```", "||", "# Zorbin", "\u202e", "\u200b", "[map](https://evil.example/map)", "**bold**",
+    "https://evil.example/tickets_2026",  # a bare URL: shown as written, never a link
 ]
 
 

@@ -67,11 +67,9 @@ answers = st.builds(
     quotes=st.lists(quotes, min_size=1, max_size=5).map(tuple),  # 10+ quotes: explicit test below
 )
 
-URL_RUN = dp._URL  # the only place a raw special character may appear
-
-
 def assert_inert(text: str) -> None:
-    """Outside bare-URL runs, every markdown/mention character is backslash-escaped."""
+    """Every markdown/mention character is backslash-escaped, and so is the colon of every `scheme://`
+    (Discord links `https://…` only when it is written out whole: `https\\://…` is shown as text)."""
     index = 0
     while index < len(text):
         char = text[index]
@@ -79,12 +77,8 @@ def assert_inert(text: str) -> None:
             assert index + 1 < len(text), f"dangling backslash in {text!r}"
             index += 2
             continue
-        url = URL_RUN.match(text, index) if char in "hH" else None
-        if url:
-            assert not set(url.group(0)) & set("@<>`|*[]\\"), url.group(0)
-            index = url.end()
-            continue
         assert char not in "*_~`|[]<>@", f"raw {char!r} at {index} in {text!r}"
+        assert not text.startswith("://", index), f"a live link at {index} in {text!r}"
         index += 1
 
 
@@ -169,11 +163,12 @@ def test_body_matches_what_discord_py_serialises() -> None:
     [
         ("@everyone and @here", "\\@everyone and \\@here"),
         ("<@123> <@&45> <#6>", "\\<\\@123\\> \\<\\@&45\\> \\<#6\\>"),
-        ("[x](http://evil.example)", "\\[x\\](http://evil.example)"),
+        ("[x](http://evil.example)", "\\[x\\](http\\://evil.example)"),
         ("```py\ncode```", "\\`\\`\\`py\ncode\\`\\`\\`"),
         ("# Big\n-# small\n> quoted\n12. listed", "\\# Big\n\\-# small\n\\> quoted\n12\\. listed"),
         ("||spoiler|| **bold** _it_ ~~s~~", "\\|\\|spoiler\\|\\| \\*\\*bold\\*\\* \\_it\\_ \\~\\~s\\~\\~"),
-        ("see https://example.com/a_b~c.", "see https://example.com/a_b~c."),
+        ("see https://example.com/a_b~c.", "see https\\://example.com/a\\_b\\~c."),
+        ("HTTPS://x.y/@everyone steam://run/1", "HTTPS\\://x.y/\\@everyone steam\\://run/1"),
         ("a\\b", "a\\\\b"),
         ("\u202eevil\u200b", "\u202eevil\u200b"),  # kept: part of the exact slice
     ],
@@ -181,6 +176,18 @@ def test_body_matches_what_discord_py_serialises() -> None:
 def test_neutralise_examples(raw: str, shown: str) -> None:
     assert dp.neutralise(raw) == shown
     assert unescape(shown) == raw
+
+
+def test_no_url_in_a_quote_renders_as_a_link() -> None:
+    """The README's promise: no injected link renders, bare or masked. Shown as the source wrote it."""
+    article = "Details at https://evil.example/login?next=a_b and [the ministry](https://evil.example/x)."
+    quote = Quote(article, "a.txt", "Headline https://evil.example", 0, len(article), 1, 0.9)
+    body = dp.message_body(Answer("q", True, (quote,)))
+    for text in strings_of(body):
+        assert_inert(text)
+        assert not re.search(r"(?<!\\)https?://", text, re.IGNORECASE), text
+    [field] = body["embeds"][0]["fields"]
+    assert unescape(field["value"]).startswith(article)  # every character reads as written
 
 
 @given(any_text)

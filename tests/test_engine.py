@@ -180,3 +180,49 @@ def test_k_means_k_quotes_ranked_as_the_product_ranks_them(engine, settings):
     everything = engine.ask("What did Trump say about Maliki?", k=1000, abstain=False)
     assert 25 < len(everything.quotes) <= total
     assert [q.text for q in everything.quotes[:3]] == [q.text for q in answer.quotes[:3]]
+
+
+@pytest.mark.slow
+def test_no_earlier_index_stays_reachable_after_rebuilds(fresh_settings, embedder, monkeypatch):
+    """After N rebuilds only the live index is held: not the first one's table (its metas, decoded
+    texts and the mapping of a deleted texts.npy), with the heap frozen as the running bot freezes it."""
+    import gc
+    import sys
+    import weakref
+
+    from bot.engine.engine import Engine
+    from bot.engine.store import assembly, building
+
+    built: list[weakref.ref] = []
+
+    class Tracked(assembly.Assembly):  # a plain subclass carries __weakref__, the slotted dataclass does not
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(weakref.ref(self))
+
+    monkeypatch.setattr(building, "Assembly", Tracked)
+    engine = Engine.open(fresh_settings, embedder=embedder)
+    gc.collect()
+    gc.freeze()  # what QuoteBot.setup_hook does once the model and index are loaded
+    old_texts: list[str] = []  # the only holder of the first index's decoded texts, once it is gone
+    try:
+        tables = [weakref.ref(engine.index.articles)]
+        article = fresh_settings.seeds_dir / "001_d007a2e75fab5d5c.txt"
+        for position in range(len(engine.index.articles)):
+            old_texts.append(engine.index.articles.text(position))
+            engine.index.articles.at(position).paragraph_at(0)  # paragraph numbers are worked out and cached
+        for edition in range(3):
+            engine.ask("Why does Washington see Maliki as a problem?")  # fills the decoded-text cache
+            with article.open("a", encoding="utf-8") as handle:
+                handle.write(f"\nEdition {edition}: the talks resumed in Muscat on Monday.\n")
+            engine.reindex()
+            tables.append(weakref.ref(engine.index.articles))
+        engine.ask("Where did US and Iranian officials hold talks?")
+        gc.collect()
+        assert [ref() is None for ref in tables] == [True, True, True, False]
+        assert built and all(ref() is None for ref in built)  # no build's assembled rows either
+    finally:
+        gc.unfreeze()
+    gc.collect()
+    # no cache anywhere (a module-wide one, say) still holds them: the list and the call's argument only
+    assert [sys.getrefcount(old_texts[i]) for i in range(len(old_texts))] == [2] * len(old_texts)

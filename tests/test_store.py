@@ -150,34 +150,62 @@ def test_a_second_builder_is_refused_while_one_holds_the_lock(fresh_settings, em
             _build(fresh_settings, embedder)
 
 
-def _slow_seeds(folder: Path, copies: int) -> None:
-    """Enough distinct articles that embedding takes several seconds."""
-    base = (REPO / "seeds" / "000_389047a5565d4974.txt").read_text(encoding="utf-8")
-    for i in range(copies):
-        (folder / f"copy_{i:03d}.txt").write_text(f"Copy {i} of the story\n{base}\nEdition number {i}.\n", encoding="utf-8")
+# A real `python -m bot index` (cli.main) that stops at one named stage of its build, says so on
+# stdout and waits there to be killed: the kill lands in that stage on any machine, fast or slow.
+_PAUSING_BUILD = """
+import sys, time
+import bot.cli as cli
+from bot.engine.store import publishing
+stage = sys.argv[1]
+
+def pause(name):
+    if name == stage:
+        print(name, flush=True)
+        time.sleep(300)
+
+def around(function, name):
+    def paused(*args, **kwargs):
+        pause(name)
+        return function(*args, **kwargs)
+    return paused
+
+cli._progress = lambda: (lambda step, done, total: pause(step) if step == "embedding" else None)
+publishing._fsync_tree = around(publishing._fsync_tree, "writing")  # the staging folder is written, not yet synced
+publishing._publish = around(publishing._publish, "publishing")  # renamed into builds/, CURRENT not yet replaced
+publishing._collect_garbage = around(publishing._collect_garbage, "collecting")  # CURRENT replaced, old build still there
+sys.exit(cli.main(["index"]))
+"""
 
 
-def test_sigkill_during_index_leaves_the_previous_index_loading_and_answering(fresh_settings, embedder, tmp_path):
+@pytest.mark.parametrize("stage", ["embedding", "writing", "publishing", "collecting"])
+def test_sigkill_during_index_leaves_the_previous_index_loading_and_answering(fresh_settings, embedder, stage):
+    """SIGKILL at each named stage of a build: the previous index (or, once CURRENT was replaced, the
+    new one) loads, verified, and answers; the next build cleans up what the killed one left."""
     first, _ = _build(fresh_settings, embedder)
     pointer = (fresh_settings.index_dir / layout.CURRENT).read_bytes()
-    _slow_seeds(fresh_settings.seeds_dir, 60)
+    (fresh_settings.seeds_dir / "later.txt").write_text("Later story\n\nTalks resumed in Muscat on Monday.\n")
     env = {**os.environ, "SEEDS_DIR": str(fresh_settings.seeds_dir), "INDEX_DIR": str(fresh_settings.index_dir)}
-    for delay in (3.0, 7.0, 11.0):  # during import, during embedding, later in the build
-        process = subprocess.Popen([sys.executable, "-m", "bot", "index"], cwd=REPO, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        if process.poll() is not None:
-            pytest.fail(f"the build finished in under {delay}s; the test needs a slower build")
+    process = subprocess.Popen([sys.executable, "-c", _PAUSING_BUILD, stage], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout.readline().strip() == stage, "the build never reached the stage"
+    finally:
         process.send_signal(signal.SIGKILL)
-        process.wait()
-        assert (fresh_settings.index_dir / layout.CURRENT).read_bytes() == pointer
-        reloaded = loading.load(fresh_settings.index_dir)
-        assert len(reloaded.passages) == len(first.passages)
-        answer = Engine(fresh_settings, embedder, reloaded).ask("Where did US and Iranian officials hold talks?")
-        assert "Oman" in answer.quotes[0].text
-    # and the next build cleans up what the killed ones left behind
-    _build(fresh_settings, embedder, previous=loading.load(fresh_settings.index_dir))
-    assert [p.name for p in (fresh_settings.index_dir / layout.BUILDS).iterdir()] == [
+        process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+    replaced = stage == "collecting"
+    assert ((fresh_settings.index_dir / layout.CURRENT).read_bytes() == pointer) is not replaced
+    reloaded = loading.load(fresh_settings.index_dir)  # verified: every file matches its checksum
+    sources = {a.source for a in reloaded.article_list()}
+    assert sources == {a.source for a in first.article_list()} | ({"later.txt"} if replaced else set())
+    answer = Engine(fresh_settings, embedder, reloaded).ask("Where did US and Iranian officials hold talks?")
+    assert "Oman" in answer.quotes[0].text
+    builds = fresh_settings.index_dir / layout.BUILDS
+    if stage in ("writing", "publishing", "collecting"):  # the killed build left something behind
+        assert len(list(builds.iterdir())) == 2
+    # and the next build cleans up what the killed one left behind
+    _build(fresh_settings, embedder, previous=reloaded)
+    assert [p.name for p in builds.iterdir()] == [
         json.loads((fresh_settings.index_dir / layout.CURRENT).read_text())["build"]
     ]
 
@@ -239,3 +267,37 @@ def test_a_stale_index_keeps_answering_when_the_rebuild_cannot_run(fresh_setting
     shutil.rmtree(fresh_settings.seeds_dir)  # the seeds folder is gone: nothing to rebuild from
     engine = Engine.open(fresh_settings, embedder=embedder)
     assert "Oman" in engine.ask("Where did US and Iranian officials hold talks?").quotes[0].text
+
+
+@pytest.mark.slow
+def test_the_real_engine_refuses_a_second_rebuild_while_one_runs(fresh_settings, embedder):
+    """Engine.reindex's own lock, and another builder's folder lock: refused at once, never queued."""
+    import threading
+
+    from bot.engine.engine import ReindexInProgress
+
+    engine = Engine.open(fresh_settings, embedder=embedder)
+    entered, gate, reports = threading.Event(), threading.Event(), []
+
+    def pause(stage, done, total):
+        if not entered.is_set():
+            entered.set()
+            gate.wait(60)
+
+    worker = threading.Thread(target=lambda: reports.append(engine.reindex(pause)))
+    worker.start()
+    try:
+        assert entered.wait(60) and engine.reindexing
+        started = time.monotonic()
+        with pytest.raises(ReindexInProgress):
+            engine.reindex()
+        assert time.monotonic() - started < 1  # refused, not queued behind the running one
+    finally:
+        gate.set()
+        worker.join(60)
+    assert len(reports) == 1 and not engine.reindexing
+    with publishing.build_lock(fresh_settings.index_dir):  # e.g. `python -m bot index` in another process
+        with pytest.raises(ReindexInProgress, match="another build"):
+            engine.reindex()
+        assert not engine.reindexing
+    assert engine.reindex().passages_after == len(engine.index.passages)  # and free again afterwards

@@ -96,13 +96,16 @@ class UserCooldowns:
     """One question per user per `per` seconds, shared by /ask and @mentions.
 
     Sharing one table means switching between the slash command and a mention does not get
-    around the pause. Only allowed attempts start a new window.
+    around the pause. Only allowed attempts start a new window, and an allowed attempt that was
+    not served after all (every slot busy) is given back with `refund`: a member told to ask
+    again in a moment must not then be refused for the whole window.
     """
 
     def __init__(self, per: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.per = float(per)
         self._clock = clock
         self._last: dict[int, float] = {}
+        self._before: dict[int, float | None] = {}  # each user's window before their latest hit, for `refund`
 
     def hit(self, user_id: int) -> float | None:
         """Record an attempt; return seconds left when the user must wait, else None."""
@@ -112,17 +115,31 @@ class UserCooldowns:
         last = self._last.get(user_id)
         if last is not None and now - last < self.per:
             return self.per - (now - last)
+        self._before[user_id] = last
         self._last[user_id] = now
         if len(self._last) > 4096:  # forget users whose window has passed
             self._last = {uid: at for uid, at in self._last.items() if now - at < self.per}
+            self._before = {uid: at for uid, at in self._before.items() if uid in self._last}
         return None
+
+    def refund(self, user_id: int) -> None:
+        """Undo the user's latest allowed attempt (it was answered "busy"): their window is as before it."""
+        if user_id not in self._before:
+            return
+        before = self._before.pop(user_id)
+        if before is None:
+            self._last.pop(user_id, None)
+        else:
+            self._last[user_id] = before
 
     def reset(self, user_id: int | None = None) -> None:
         """Forget one user (or everyone)."""
         if user_id is None:
             self._last.clear()
+            self._before.clear()
         else:
             self._last.pop(user_id, None)
+            self._before.pop(user_id, None)
 
 
 def ask_cooldown() -> Callable[[T], T]:

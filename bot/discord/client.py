@@ -93,9 +93,17 @@ class QuoteBot(commands.Bot):
             for guild_id in self.settings.guild_ids:
                 names = await sync_tree(self, guild_id)
                 log.info("synced %d commands to guild %s: %s", len(names), guild_id, ", ".join(names))
-        # The model, the index and the libraries live as long as the process: take them out of the
-        # cyclic collector's way. A full collection walks every tracked object holding the GIL, on
-        # the loop thread: ~500k objects with the model loaded, 250-460 ms of blocked event loop.
+        self.freeze_heap()
+
+    def freeze_heap(self) -> None:
+        """Take what lives until the next rebuild out of the cyclic collector's way.
+
+        The model, the index and the libraries live as long as the process (an index until a
+        rebuild replaces it). A full collection walks every tracked object holding the GIL, on the
+        loop thread: ~500k objects with the model loaded, 250-460 ms of blocked event loop. So they
+        are frozen at start-up and a rebuilt index again after /reindex. A replaced index is freed
+        by reference counting (it holds no reference cycle, see `engine.lru`), frozen or not.
+        """
         gc.collect()
         gc.freeze()
 
@@ -156,6 +164,20 @@ async def sync_commands(settings: "Settings", guild_id: int | None) -> list[str]
         return await sync_tree(bot, guild_id)
 
 
+def setup_logging(level: str) -> None:
+    """LOG_LEVEL on the root logger, with exactly one handler.
+
+    The command line installs its handler before any command runs; adding discord.py's beside it
+    printed every line twice. So discord.py's (coloured, timestamped) handler is added only when
+    the root logger has none yet, e.g. when `run_bot` is called from other code.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        root.setLevel(getattr(logging, level))
+    else:
+        discord.utils.setup_logging(level=getattr(logging, level))
+
+
 def run_bot(settings: "Settings", engine: "Engine") -> int:
     """Connect and serve until stopped; returns a process exit code.
 
@@ -164,7 +186,7 @@ def run_bot(settings: "Settings", engine: "Engine") -> int:
     """
     if settings.discord_token is None:
         raise ValueError("DISCORD_TOKEN is not set")
-    discord.utils.setup_logging(level=getattr(logging, settings.log_level))
+    setup_logging(settings.log_level)
     bot = create_bot(settings, engine)
     try:
         bot.run(settings.discord_token.get_secret_value(), log_handler=None)

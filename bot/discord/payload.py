@@ -14,15 +14,16 @@ Article text is shown as written. To make it render inert we only *insert* chara
   ``# - +`` and the dot of ``1.`` when they start a line. Discord's markdown treats ``\\`` +
   punctuation as that punctuation, so readers see the original characters. This defuses
   ``@everyone``/``@here`` (``\\@everyone``), user/role/channel mentions and timestamps
-  (``\\<@123>``), masked links (``\\[x\\](http://…)``), code fences, spoilers, headings, quotes.
-* nothing inside a bare ``http(s)://`` URL (a backslash there would become part of the link),
-  so ``_`` and ``~`` stay raw in links; the URL run stops at whitespace and at the other
-  characters escaped above (``\\ * ` | [ ] < > @``), which are escaped.
+  (``\\<@123>``), masked links (``\\[x\\](http\\://…)``), code fences, spoilers, headings, quotes.
+* a backslash before the colon of every ``scheme://`` (``https\\://…``): Discord turns a URL into
+  a link only when ``http(s)://`` is written out whole, so a bare URL, and the URL of a defused
+  masked link, read as written but cannot be clicked. Inside a URL the other characters are
+  escaped like everywhere else (an escaped character is shown as itself in plain text).
 * no zero-width characters are added, and bidirectional / zero-width characters that the
   article itself contains are kept (they are part of the exact slice); each quote sits in its own
   embed field, so a stray right-to-left override cannot reorder a citation.
 
-Because every backslash outside a URL run is an inserted escape, dropping each backslash inverts
+Because every backslash in the output is an inserted escape, dropping each backslash inverts
 `neutralise` exactly (the tests' `unescape`), which is how they prove a displayed quote is a prefix
 of the slice.
 Pinging is additionally switched off on every send with ``AllowedMentions.none()``.
@@ -67,9 +68,7 @@ PAGE_TOTAL_BUDGET = 5500  # stay clear of the 6,000 total per message
 # --- neutralising --------------------------------------------------------------------------------
 _ALWAYS_ESCAPE = frozenset("\\*_~`|[]<>@")
 _LINE_START_ESCAPE = frozenset("#-+")
-# A bare link: kept raw because a backslash inside it would end up in the URL. It stops at the
-# characters that need escaping so nothing dangerous hides inside it.
-_URL = re.compile(r"https?://[^\s\\*`|\[\]<>@]*[^\s\\*`|\[\]<>@.,:;!?'\")]")
+_LINK_COLON = "://"  # its colon is escaped: Discord autolinks only an unbroken `http(s)://`
 _LINE_NUMBER = re.compile(r"[ \t]*\d+(?=\.)")
 
 
@@ -96,12 +95,8 @@ def neutralise(text: str) -> str:
                 line_start = False
                 continue
         char = text[index]
-        if char in "hH" and (url := _URL.match(text, index)):
-            out.append(url.group(0))
-            index = url.end()
-            line_start = False
-            continue
-        if char in _ALWAYS_ESCAPE or (line_start and char in _LINE_START_ESCAPE):
+        if (char in _ALWAYS_ESCAPE or (line_start and char in _LINE_START_ESCAPE)
+                or (char == ":" and text.startswith(_LINK_COLON, index))):
             out.append("\\")
         out.append(char)
         if char == "\n":

@@ -26,7 +26,8 @@ _threads_lock = threading.Lock()
 
 @contextmanager
 def faiss_threads(count: int) -> Iterator[None]:
-    """FAISS uses one global OpenMP pool; builds want every core, single queries want one."""
+    """Builds want every core, single queries want one. OpenMP's count is per OS thread: this sets the
+    calling thread's for the block and puts it back after."""
     with _threads_lock:
         before = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(count)
@@ -38,8 +39,15 @@ def faiss_threads(count: int) -> Iterator[None]:
 
 
 def serve_single_threaded() -> None:
-    """One question at a time is faster on one OpenMP thread than on two (measured: 6 vs 14 ms at 100k)."""
-    faiss.omp_set_num_threads(1)
+    """One question at a time is faster on one OpenMP thread than on two (measured: 6 vs 14 ms at 100k).
+
+    OpenMP keeps the thread count per OS thread, and questions run in whichever worker thread the
+    front end picked (`asyncio.to_thread`), so this is called at the start of every question, in
+    the thread that searches: a setting made once at start-up would reach only the main thread.
+    It costs a call into FAISS when the count is already one.
+    """
+    if faiss.omp_get_max_threads() != 1:
+        faiss.omp_set_num_threads(1)
 
 
 class VectorIndex(ABC):

@@ -85,19 +85,46 @@ def load_articles(seeds_dir: Path, *, max_file_bytes: int) -> tuple[list[Article
     return articles, skipped
 
 
-def seed_hashes(seeds_dir: Path, *, max_file_bytes: int) -> dict[str, str]:
+SeedStat = tuple[int, int, int, int, int, int]  # max_file_bytes, size, mtime, ctime, inode, device
+
+
+def seed_hashes(seeds_dir: Path, *, max_file_bytes: int,
+                known: dict[str, tuple[SeedStat, str | None]] | None = None) -> dict[str, str]:
     """source -> sha256 of exactly the files `load_articles` would index, without parsing them.
 
     Cheap enough for every start: it tells whether the saved index is stale. It stays quiet
-    about skipped files; the rebuild that follows a change names them.
+    about skipped files; the rebuild that follows a change names them. With `known` (kept by the
+    caller between calls, e.g. `/sources` asked again and again), a file whose size, times and
+    inode are unchanged is not read again; `known` is pruned to the files listed now.
     """
     files, _ = _list_seed_files(seeds_dir)
     hashes: dict[str, str] = {}
+    seen: dict[str, tuple[SeedStat, str | None]] = {}
     for seed in files:
-        result = _read_seed(seed, max_file_bytes)
-        if not isinstance(result, Skipped):
-            hashes[seed.source] = result[1]
+        signature = _signature(seed, max_file_bytes) if known is not None else None
+        remembered = known.get(seed.source) if known is not None else None
+        if signature is not None and remembered is not None and remembered[0] == signature:
+            digest = remembered[1]
+        else:
+            result = _read_seed(seed, max_file_bytes)
+            digest = None if isinstance(result, Skipped) else result[1]
+        if signature is not None:
+            seen[seed.source] = (signature, digest)
+        if digest is not None:
+            hashes[seed.source] = digest
+    if known is not None:
+        known.clear()
+        known.update(seen)
     return hashes
+
+
+def _signature(seed: _SeedFile, max_file_bytes: int) -> SeedStat | None:
+    """What changes whenever a file's bytes do (ctime moves on every write, even one that keeps the mtime)."""
+    try:
+        info = seed.path.stat()
+    except OSError:
+        return None
+    return (max_file_bytes, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
 
 
 def _list_seed_files(seeds_dir: Path) -> tuple[list[_SeedFile], list[Skipped]]:

@@ -214,7 +214,7 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
                 f"(pip install 'sentence-transformers[onnx]'), or set EMBEDDING_BACKEND=torch: {error}"
             ) from error
         source = self._source()
-        marker = model_cache.read_marker(self.folder, _MARKER)
+        marker = model_cache.read_marker(self.folder, _MARKER, hash_all=True)  # a cache: verified, remade if damaged
         if marker is None or not self._current(marker, source):
             if self.folder.exists():
                 log.warning("the ONNX export in %s is damaged or out of date; exporting again", self.folder)

@@ -51,7 +51,6 @@ class Engine:
     """Answers from the live index; rebuilds beside it and swaps."""
 
     def __init__(self, settings: Settings, embedder: Embedder, index: LoadedIndex) -> None:
-        serve_single_threaded()
         self.settings = settings
         self.embedder = embedder
         self.fusion = FusionParams(
@@ -63,6 +62,7 @@ class Engine:
         self.quote_params = params_for(settings.embedding_model)  # public: an evaluation may try others
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
+        self._seed_stats: dict = {}  # `sources` re-reads only the seeds files that changed since it last looked
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -120,6 +120,7 @@ class Engine:
         live = self._live  # one read: a swap during this question cannot mix two indexes
         if not live.index.passages:
             return Answer(question, answered=False, reason="no-index")
+        serve_single_threaded()  # in this thread: questions run in worker threads, and OpenMP counts per thread
         query_vector = self.embedder.encode_queries([question])[0]
         hits = live.retriever.search(question, query_vector)
         evidence = Evidence.of(question, hits, live.index)
@@ -140,6 +141,7 @@ class Engine:
     def search(self, question: str) -> list[Hit]:
         """Ranked passages without quoting: for benchmarks that judge passages, not quotes."""
         live = self._live
+        serve_single_threaded()
         return live.retriever.search(question, self.embedder.encode_queries([question])[0])
 
     # --- what is indexed ---------------------------------------------------------------------------
@@ -153,7 +155,7 @@ class Engine:
         index = self.index
         stale = loading.staleness(
             index.manifest, index.article_hashes(), self.settings.seeds_dir, build_params(self.settings),
-            max_file_bytes=self.settings.max_file_bytes,
+            max_file_bytes=self.settings.max_file_bytes, known=self._seed_stats,
         )
         return sources_report(index.manifest, index.article_list(), stale is not None)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from .sentences import is_markdown, layout
 
@@ -29,6 +28,8 @@ class Article:
     published: str | None = None
     # Every `key: value` pair of the front matter, in file order, unknown keys too.
     metadata: tuple[tuple[str, str], ...] = ()
+    # `article_structure` of this text, when the index already worked it out (see `tables`).
+    structure: "Structure | None" = field(default=None, compare=False, repr=False)
 
     def meta(self, key: str) -> str | None:
         """The front matter's value for `key` (the last one, if repeated), or None."""
@@ -58,14 +59,17 @@ class Article:
         A paragraph is a non-blank body line, or, in a hard-wrapped article, a blank-line-separated
         block (a list item or heading inside it counts as one of its own); see `sentences.layout`.
         """
-        starts, _ = _structure(self.source, self.text, self.body_start)
+        starts, _ = self._structure()
         return max(bisect_right(starts, offset), 1)
 
     @property
     def headings(self) -> tuple[tuple[int, int], ...]:
         """Spans of the body's Markdown headings, without the "#"s: context, never quoted
         (a `.md` file, or a .txt that reads as Markdown, see `sentences.is_markdown`)."""
-        return _structure(self.source, self.text, self.body_start)[1]
+        return self._structure()[1]
+
+    def _structure(self) -> "Structure":
+        return self.structure if self.structure is not None else article_structure(self.source, self.text, self.body_start)
 
     def heading_at(self, offset: int) -> str | None:
         """The text of the last heading at or before `offset`: the section a quote sits in."""
@@ -74,10 +78,13 @@ class Article:
         return self.text[slice(*headings[index - 1])] if index else None
 
 
-@lru_cache(maxsize=4096)
-def _structure(source: str, text: str, body_start: int) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
-    """(where each body paragraph's first line starts, heading spans): worked out once per
-    article, since a reply may cite dozens of passages of the same few articles."""
+Structure = tuple[tuple[int, ...], tuple[tuple[int, int], ...]]
+
+
+def article_structure(source: str, text: str, body_start: int) -> Structure:
+    """(where each body paragraph's first line starts, heading spans). A reply may cite dozens of
+    passages of the same few articles, so the index's article table keeps these per article
+    (`tables.ArticleTable`), dying with its index; a module-wide cache outlived every rebuild."""
     units = layout(text, body_start, markdown=is_markdown(source, text, body_start)).units
     return (
         tuple(unit.line_start for unit in units),

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-
 import numpy as np
 
-from .models import Article, Passage
+from .lru import BoundedCache
+from .models import Article, Passage, Structure, article_structure
 
 TEXT_CACHE = 4096  # decoded article texts kept; a question touches a few dozen
+TEXT_CACHE_BYTES = 64 * 1024 * 1024  # and at most this much of them: a few long articles must not fill memory
+STRUCTURE_CACHE_BYTES = 16 * 1024 * 1024  # paragraph starts and heading spans, per article
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,25 +39,34 @@ class ArticleMeta:
 
 
 class ArticleTable(Mapping[str, Article]):
-    """source -> Article, texts decoded lazily from the concatenated UTF-8 file."""
+    """source -> Article, texts decoded lazily from the concatenated UTF-8 file.
 
-    def __init__(self, metas: list[ArticleMeta], texts: bytes | np.ndarray) -> None:
+    The caches are the table's own and hold nothing that points back at it, so a table a rebuild
+    replaced is freed as soon as the last question using it ends (see `lru`).
+    """
+
+    def __init__(self, metas: list[ArticleMeta], texts: bytes | np.ndarray, *,
+                 cache_bytes: int = TEXT_CACHE_BYTES) -> None:
         self.metas = metas
         self.position = {meta.source: i for i, meta in enumerate(metas)}
         self._texts = texts
-        self._decode = lru_cache(maxsize=TEXT_CACHE)(self._decode_uncached)
+        self.decoded: BoundedCache[int, str] = BoundedCache(TEXT_CACHE, cache_bytes)
+        self._structures: BoundedCache[int, Structure] = BoundedCache(
+            TEXT_CACHE, STRUCTURE_CACHE_BYTES, lambda found: 8 * (len(found[0]) + 2 * len(found[1])) + 64)
 
     def _decode_uncached(self, i: int) -> str:
         meta = self.metas[i]
         return bytes(self._texts[meta.text_offset : meta.text_offset + meta.text_bytes]).decode("utf-8")
 
     def text(self, i: int) -> str:
-        return self._decode(i)
+        return self.decoded.get(i, lambda: self._decode_uncached(i))
 
     def at(self, i: int) -> Article:
         meta = self.metas[i]
-        return Article(meta.source, meta.title, meta.dateline, self._decode(i), meta.sha256, meta.body_start,
-                       meta.published, meta.metadata)
+        text = self.text(i)
+        structure = self._structures.get(i, lambda: article_structure(meta.source, text, meta.body_start))
+        return Article(meta.source, meta.title, meta.dateline, text, meta.sha256, meta.body_start,
+                       meta.published, meta.metadata, structure)
 
     def __getitem__(self, source: str) -> Article:
         return self.at(self.position[source])

@@ -61,6 +61,7 @@ class AskCog(commands.Cog, name="Ask"):
     @checks.ask_cooldown()
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         if not await self._take_slot():
+            self.bot.ask_cooldowns.refund(interaction.user.id)  # "ask again in a moment" must hold
             await respond_ephemeral(interaction, messages.localise(messages.BUSY, question_language(question)))
             return
         try:
@@ -110,6 +111,7 @@ class AskCog(commands.Cog, name="Ask"):
             await self._reply(message, payload.notice(text))
             return
         if not await self._take_slot():
+            self.bot.ask_cooldowns.refund(message.author.id)
             await self._reply(message, payload.notice(messages.localise(messages.BUSY, language)))
             return
         try:

@@ -146,16 +146,17 @@ def load(index_dir: Path) -> LoadedIndex:
 
 
 def staleness(manifest: dict, indexed: dict[str, str], seeds_dir: Path, params: BuildParams, *,
-              max_file_bytes: int) -> str | None:
+              max_file_bytes: int, known: dict | None = None) -> str | None:
     """Why the index no longer matches the seeds or settings, or None when it is current.
 
     `indexed` maps each indexed source to its sha256 (`LoadedIndex.article_hashes()`, or the
-    manifest's article list when the index is not loaded).
+    manifest's article list when the index is not loaded); `known` is `seed_hashes`'s memory of
+    unchanged files, for a caller that asks often.
     """
     if manifest["params"] != params.to_dict():
         changed = [k for k, v in params.to_dict().items() if manifest["params"].get(k) != v]
         return "settings changed: " + ", ".join(changed)
-    if indexed != seed_hashes(seeds_dir, max_file_bytes=max_file_bytes):
+    if indexed != seed_hashes(seeds_dir, max_file_bytes=max_file_bytes, known=known):
         return "the seeds folder changed"
     return None
 
