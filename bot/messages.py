@@ -80,3 +80,44 @@ SOURCES_PAGE = "Page {page} of {pages}"
 NOT_YOUR_BUTTONS = "Only the person who ran /sources can turn these pages."
 PAGE_PREVIOUS = "Previous"
 PAGE_NEXT = "Next"
+
+# --- Discord: citations with who published what when (issue 14) ---------------------------------------
+CITATION_PUBLISHED = "— {publisher} · {source}, paragraph {paragraph}"
+PUBLISHER_OUTLET_DATE = "{outlet}, {published}"
+PUBLISHER_LINK = "[{publisher}]({url})"
+PUBLISHER_ARTICLE = "article"  # the link text when an article has a URL but neither outlet nor date
+ANSWER_FOOTER_NEWEST = "Verbatim quotes from the indexed articles · articles up to {newest}"
+
+# --- Discord: buttons under an answer ---------------------------------------------------------------------
+BUTTON_MORE = "More quotes"
+BUTTON_PARAGRAPH = "Full paragraph {number}"
+BUTTON_ARTICLE = "Article {number}"
+BUTTON_SHARE = "Share to channel"
+NO_MORE_QUOTES = "There are no more quotes for that question."
+ANSWER_GONE = "That answer is too old for its buttons now. Please ask again."
+PARAGRAPH_GONE = "That article has changed or left the index since this answer."
+PARAGRAPH_TITLE = "{title}"
+PARAGRAPH_CITATION = "— {source}, paragraph {paragraph}"
+SHARED_BY = "Shared by {user}"
+
+# --- Discord: threads, channels and articles ------------------------------------------------------------
+THREAD_NAME = "{question}"
+THREAD_STARTER = "The quotes are in the thread on this message."
+NOT_ANSWERING_HERE = "I don't answer questions in this channel."
+ASK_IN_CHANNELS = "I don't answer questions in this channel. Ask in {channels}."
+NO_SUCH_ARTICLE = "No indexed article matches that headline. Pick one from the list."
+EMPTY_MESSAGE = "That message has no text to find sources for."
+
+# --- Discord: /config -----------------------------------------------------------------------------------------
+CONFIG_TITLE = "Configuration"
+CONFIG_SERVER = "Server-wide"
+CONFIG_CHANNEL = "In channel {channel}"
+CONFIG_LINE = "{key}: {value}"
+CONFIG_EFFECTIVE = "Here now"
+CONFIG_DEFAULTS = "(defaults from the settings)"
+CONFIG_SET = "{key} is now {value} {where}."
+CONFIG_CLEARED = "{key} is back to the default {where}."
+CONFIG_WHERE_SERVER = "server-wide"
+CONFIG_WHERE_CHANNEL = "in {channel}"
+CONFIG_BAD_VALUE = "{key} takes {expected}."
+CONFIG_UNKNOWN_KEY = "Unknown setting {key}. Settings: {keys}."

@@ -230,13 +230,19 @@ async def test_ask_works_in_dms(bot_engine: Any, fake: FakeDiscord, monkeypatch:
 
 def test_registered_commands_carry_default_permissions() -> None:
     payloads = {item["name"]: item for item in command_payloads(make_settings())}
-    assert set(payloads) == {"ask", "sources", "reindex"}
+    assert set(payloads) == {"ask", "sources", "reindex", "config", "Find sources"}
     assert payloads["ask"]["default_member_permissions"] is None
+    assert payloads["Find sources"]["type"] == 3  # a message context-menu command
+    assert payloads["Find sources"]["default_member_permissions"] is None
+    assert int(payloads["config"]["default_member_permissions"]) == perms(manage_guild=True)
+    assert payloads["config"]["contexts"] == [0]
     assert int(payloads["sources"]["default_member_permissions"]) == perms(manage_messages=True)
     assert int(payloads["reindex"]["default_member_permissions"]) == perms(administrator=True)
     assert payloads["reindex"]["contexts"] == [0]  # guild only
     assert payloads["reindex"]["dm_permission"] is False
-    assert [option["name"] for option in payloads["ask"]["options"]] == ["question"]
+    assert [option["name"] for option in payloads["ask"]["options"]] == ["question", "private", "article"]
+    article = payloads["ask"]["options"][2]
+    assert article["autocomplete"] is True and article["required"] is False
 
 
 # --- 3. cooldown ---------------------------------------------------------------------------------
@@ -560,7 +566,7 @@ async def test_setup_hook_syncs_commands_to_configured_guilds(fake: FakeDiscord,
     syncs = fake.of_kind("sync")
     assert [request.url.rsplit("/guilds/", 1)[1] for request in syncs] == ["111/commands", "222/commands"]
     for request in syncs:
-        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex"}
+        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex", "config", "Find sources"}
 
 
 async def test_no_sync_without_guild_ids(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -151,6 +151,9 @@ class CountingEngine:
             self.calls += 1
         return self.inner.ask(question, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the engine (newest_published, article_keys...)
+        return getattr(self.inner, name)
+
 
 def report_properties(report: LoadReport, record_property: Any, prefix: str) -> None:
     print(f"\n[{prefix}] {report.summary()}")
