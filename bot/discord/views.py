@@ -7,8 +7,9 @@ only the member who ran the command, and removed when it times out. The buttons 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import discord
@@ -16,6 +17,9 @@ import discord
 from .. import messages
 from ..engine.models import Answer
 from . import payload
+from .interactions import describe, new_error_id, respond_ephemeral
+
+log = logging.getLogger(__name__)
 
 PAGER_TIMEOUT_SECONDS = 600.0  # under the 15 minutes an interaction token stays valid
 
@@ -82,6 +86,21 @@ def _ask_cog(interaction: discord.Interaction) -> Any:
     return interaction.client.get_cog("Ask")  # type: ignore[attr-defined]
 
 
+async def _guarded(interaction: discord.Interaction, call: Callable[[], Awaitable[None]]) -> None:
+    """Run a button's work; a failure gets the same private error notice (with an id) as a command.
+
+    discord.py only logs an exception raised in a DynamicItem callback, so the member would see
+    "This interaction failed" and no id to report.
+    """
+    try:
+        await call()
+    except Exception as error:
+        error_id = new_error_id()
+        log.error("error %s in button %s", error_id, describe(interaction),
+                  exc_info=(type(error), error, error.__traceback__))
+        await respond_ephemeral(interaction, messages.ERROR.format(error_id=error_id))
+
+
 class MoreQuotesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"qb:more:(?P<key>[0-9a-f]{12}):(?P<page>[0-9]{1,2})"):
     """The next page of the same ranking, privately."""
 
@@ -95,7 +114,7 @@ class MoreQuotesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"qb:
         return cls(match["key"], int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _ask_cog(interaction).more_quotes(interaction, self.key, self.page)
+        await _guarded(interaction, lambda: _ask_cog(interaction).more_quotes(interaction, self.key, self.page))
 
 
 class ParagraphButton(discord.ui.DynamicItem[discord.ui.Button], template=r"qb:para:(?P<article>[0-9a-f]{16}):(?P<paragraph>[0-9]{1,6})"):
@@ -112,7 +131,7 @@ class ParagraphButton(discord.ui.DynamicItem[discord.ui.Button], template=r"qb:p
         return cls(match["article"], int(match["paragraph"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _ask_cog(interaction).full_paragraph(interaction, self.article, self.paragraph)
+        await _guarded(interaction, lambda: _ask_cog(interaction).full_paragraph(interaction, self.article, self.paragraph))
 
 
 class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"qb:share:(?P<key>[0-9a-f]{12}):(?P<page>[0-9]{1,2})"):
@@ -128,7 +147,7 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"qb:share
         return cls(match["key"], int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _ask_cog(interaction).share(interaction, self.key, self.page)
+        await _guarded(interaction, lambda: _ask_cog(interaction).share(interaction, self.key, self.page))
 
 
 PERSISTENT_ITEMS = (MoreQuotesButton, ParagraphButton, ShareButton)
