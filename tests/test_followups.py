@@ -79,3 +79,36 @@ def test_headline_autocomplete_and_resolution(engine):
 def test_newest_published_is_the_latest_dated_article(engine):
     dates = [meta.published for meta in engine.index.articles.metas if meta.published]
     assert engine.newest_published() == (max(dates) if dates else None)
+
+
+def test_both_retrievers_search_inside_the_article_when_candidates_are_few(engine):
+    """With 2 candidates per retriever, the global top never reaches 003; the restricted search does."""
+    from bot.engine.retrieval import FusionParams, Retriever, find_sentences
+    from bot.engine.steering import RowRange
+
+    index = engine.index
+    question = "Why does Washington see Maliki as a problem?"
+    vector = engine.embedder.encode_queries([question])[0]
+    retriever = Retriever(index.vectors, index.dense, index.lexical, FusionParams(candidates=2))
+    meta = index.articles.metas[index.articles.position[A003]]
+    inside = RowRange(*meta.passage_rows)
+    assert all(not inside.first <= hit.row < inside.last for hit in retriever.search(question, vector))
+    held = retriever.search(question, vector, rows=inside)
+    assert held and all(inside.first <= hit.row < inside.last for hit in held)
+    assert any(hit.dense_rank for hit in held) and any(hit.lexical_rank for hit in held)
+    sentences = RowRange(*meta.sentence_rows)
+    found = find_sentences(question, vector, index.sentences.dense, index.sentences.lexical, index.sentence_vectors,
+                           2, rows=sentences)
+    assert found and all(sentences.first <= hit.row < sentences.last for hit in found)
+
+
+def test_newest_published_reads_the_latest_date():
+    from bot.engine.reading import newest_published
+    from bot.engine.tables import ArticleMeta, ArticleTable
+
+    def meta(source: str, published: str | None) -> ArticleMeta:
+        return ArticleMeta(source, source, None, "0" * 64, 0, "", 0, 0, (0, 0), (0, 0), published)
+
+    table = ArticleTable([meta("a", "2026-01-28"), meta("b", None), meta("c", "2026-02-27")], b"")
+    assert newest_published(table) == "2026-02-27"
+    assert newest_published(ArticleTable([meta("b", None)], b"")) is None
