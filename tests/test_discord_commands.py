@@ -128,7 +128,7 @@ def public_body(body: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("sharded", [False, True])
 async def test_ask_defers_then_sends_quotes_via_followup(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, sharded: bool) -> None:
     question = DEV_QUESTIONS[0]
-    expected = message_body(bot_engine.ask(question))
+    expected = message_body(bot_engine.ask(question), newest=bot_engine.newest_published())
     assert expected["embeds"], "the dev question should be answered with quotes"
     async with running_bot(bot_engine, make_settings(sharded=sharded), fake, monkeypatch) as bot:
         assert isinstance(bot, commands.AutoShardedBot) is sharded
@@ -144,7 +144,7 @@ async def test_ask_defers_then_sends_quotes_via_followup(bot_engine: Any, fake: 
 
 @pytest.mark.parametrize("question", DEV_QUESTIONS + [OFF_TOPIC])
 async def test_dev_questions_send_exactly_message_body(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, question: str) -> None:
-    expected = message_body(bot_engine.ask(question))
+    expected = message_body(bot_engine.ask(question), newest=bot_engine.newest_published())
     async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
         await run_interaction(bot, slash_payload("ask", {"question": question}))
     followup = fake.of_kind("followup")[0]
@@ -225,7 +225,7 @@ async def test_ask_works_in_dms(bot_engine: Any, fake: FakeDiscord, monkeypatch:
     async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
         await run_interaction(bot, slash_payload("ask", {"question": DEV_QUESTIONS[1]}, guild=False))
     assert kinds(fake) == ["callback", "followup"]
-    assert public_body(fake.requests[1].json) == message_body(bot_engine.ask(DEV_QUESTIONS[1]))
+    assert public_body(fake.requests[1].json) == message_body(bot_engine.ask(DEV_QUESTIONS[1]), newest=bot_engine.newest_published())
 
 
 def test_registered_commands_carry_default_permissions() -> None:
@@ -281,7 +281,7 @@ async def test_mention_replies_with_the_same_body_as_ask(bot_engine: Any, fake: 
     assert reply.json["message_reference"]["message_id"] == message.id
     assert reply.json["allowed_mentions"] == {"parse": [], "replied_user": False}
     assert {key: reply.json[key] for key in ("content", "embeds")} == {key: slash_body[key] for key in ("content", "embeds")}
-    assert public_body(reply.json)["embeds"] == message_body(bot_engine.ask(question))["embeds"]
+    assert public_body(reply.json)["embeds"] == message_body(bot_engine.ask(question), newest=bot_engine.newest_published())["embeds"]
 
 
 async def test_mention_strips_the_bot_mention_in_both_forms(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,14 +314,14 @@ async def test_mention_in_a_dm(bot_engine: Any, fake: FakeDiscord, monkeypatch: 
     async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
         await dispatch_message(bot, mention_message(bot, DEV_QUESTIONS[3], guild=False))
     [reply] = fake.of_kind("channel_message")
-    assert reply.json["embeds"] == message_body(bot_engine.ask(DEV_QUESTIONS[3]))["embeds"]
+    assert reply.json["embeds"] == message_body(bot_engine.ask(DEV_QUESTIONS[3]), newest=bot_engine.newest_published())["embeds"]
 
 
 # --- 5. questions during /reindex ------------------------------------------------------------------
 async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
     gated = GatedEngine(bot_engine)
     question = DEV_QUESTIONS[0]
-    before = message_body(bot_engine.ask(question))
+    before = message_body(bot_engine.ask(question), newest=bot_engine.newest_published())
     async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
         rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
         await wait_for_thread_event(gated.entered)
@@ -340,7 +340,7 @@ async def test_questions_during_reindex_are_answered_from_the_old_index(bot_engi
     final = fake.of_kind("edit_original")[-1]
     assert final.json["embeds"][0]["title"] == messages.REINDEX_TITLE
     if isinstance(bot_engine, FakeEngine):  # the fake's rebuild swaps in different quotes
-        assert message_body(bot_engine.ask(question)) != before
+        assert message_body(bot_engine.ask(question), newest=bot_engine.newest_published()) != before
 
 
 async def test_reindex_reports_progress_throttled_then_changes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,9 +21,7 @@ from bot.discord.client import create_bot
 from bot.engine.models import Answer
 from discord_harness import (
     ADMIN_ROLE_ID,
-    BOT_ID,
     CHANNEL_ID,
-    EPHEMERAL,
     GUILD_ID,
     OTHER_USER_ID,
     USER_ID,
@@ -149,7 +147,7 @@ async def test_a_follow_up_in_a_thread_is_answered_from_the_context_article(engi
         await run_interaction(bot, slash_payload("ask", {"question": "What about Iran?"}))  # in the channel
         [outside] = fake.of_kind("followup")
     title_003 = engine.index.articles[A003].title
-    assert in_thread.body["embeds"][0]["fields"][0]["name"].endswith(title_003.replace("’", "’"))
+    assert in_thread.body["embeds"][0]["fields"][0]["name"].endswith(title_003)
     assert outside.body["content"] == messages.DECLINE
 
 
@@ -467,3 +465,27 @@ def test_the_answer_view_fits_discord_with_ten_quotes():
                        article_keys={base.source: "a" * 16}, per_page=10, private=True)
     assert limit_violations(body) == []
     assert len(buttons(body)) == 22  # More, Share, ten paragraphs, ten links
+
+
+def test_real_citations_link_the_front_matter_url_and_the_footer_dates_the_index(tmp_path):
+    """The real engine and command line over seeds with front matter: `ask --discord` as sent."""
+    import json
+    import shutil
+
+    from test_cli import run
+    from test_seed_metadata import DATA, FRONT_MATTER, WRAPPED
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "trump-warning.txt").write_text(FRONT_MATTER, encoding="utf-8")
+    shutil.copy(DATA / WRAPPED, seeds / WRAPPED)
+    result = run("ask", "--seeds", str(seeds), "--index", str(tmp_path / "index"), "--discord",
+                 "What did Trump say he would stop doing for Iraq?")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    embed = body["embeds"][0]
+    assert embed["footer"]["text"] == messages.ANSWER_FOOTER_NEWEST.format(newest="2026-01-27")
+    url = "https://example.org/tigris-wire/2026/01/27/trump-warns-iraq-over-maliki"
+    assert f"\n— [Tigris Wire, 2026-01-27]({url}) · trump-warning.txt, paragraph " in embed["fields"][0]["value"]
+    assert {"label": "Article 1", "url": url} in [{k: b.get(k) for k in ("label", "url")} for b in buttons(body)]
+    assert limit_violations(body) == []

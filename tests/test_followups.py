@@ -3,10 +3,6 @@ one article can be searched alone, "More quotes" pages one ranking, paragraphs a
 
 from __future__ import annotations
 
-import time
-
-import pytest
-
 from bot.engine.reading import article_key
 
 A000, A001, A003 = "000_389047a5565d4974.txt", "001_d007a2e75fab5d5c.txt", "003_42fc9fe0a8eacdba.txt"
