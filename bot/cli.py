@@ -55,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", parents=[common], help="answer a question with quotes")
     ask.add_argument("question", nargs="+", help='the question, or "-" for one question per line on stdin')
     ask.add_argument("--json", action="store_true", help="print one JSON object (JSON Lines for -)")
-    ask.add_argument("--discord", action="store_true", help="print the exact Discord message body as JSON")
+    ask.add_argument("--discord", action="store_true", help="print the exact Discord message body as JSON, buttons included")
+    ask.add_argument("--private", action="store_true", help="with --discord: the private answer's body (with Share to channel)")
     ask.add_argument("-k", type=int, default=None, help="number of quotes (default: TOP_K)")
     ask.add_argument("--no-abstain", action="store_true", help="quote the k best even where the bot would decline")
 
@@ -192,9 +193,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     def one(question: str) -> str:
         answer = engine.ask(question, k=args.k, abstain=not args.no_abstain)
         if args.discord:
-            from .discord.payload import message_body
+            from .discord.answer_state import AskRequest
+            from .discord.views import answer_body
 
-            return json.dumps(message_body(answer), ensure_ascii=False)
+            sources = tuple(dict.fromkeys(quote.source for quote in answer.quotes))
+            body = answer_body(answer, AskRequest(question).key, newest=engine.newest_published(),
+                               article_keys=engine.article_keys(sources), per_page=args.k or engine.settings.top_k,
+                               private=args.private)
+            return json.dumps(body, ensure_ascii=False)
         if args.json or questions is None:
             return render.dumps(render.answer_json(answer))
         return render.answer_text(answer)

@@ -111,7 +111,36 @@ class Settings(BaseSettings):
     admin_role_ids: IdList = Field(default_factory=list, description="Roles that may use /reindex (comma-separated).")
     ask_cooldown_seconds: float = Field(10.0, ge=0.0, description="Per-user pause between questions.")
     max_concurrent_asks: int = Field(8, ge=1, description="Questions answered at once; more get a 'busy' reply.")
-    sharded: bool = Field(True, description="Use discord.py's AutoShardedBot (Discord's own sharding).")
+    sharded: bool = Field(
+        False,
+        description="Use discord.py's AutoShardedBot (one process, several shards). discord.py recommends it "
+        "only past about 1,000 servers; below that a plain bot holds one connection and is simpler.",
+    )
+    shard_count: int | None = Field(
+        None, ge=1, le=1024,
+        description="Total shards across every process (discord.py's shard_count); unset lets Discord choose.",
+    )
+    shard_ids: IdList = Field(
+        default_factory=list,
+        description="The shards this process runs (comma-separated, each below SHARD_COUNT); needs SHARD_COUNT.",
+    )
+    sync_commands: bool = Field(
+        True, description="Sync slash commands to GUILD_IDS at start; set false on all processes but one.",
+    )
+    answer_by_default: bool = Field(
+        True, description="Answer in every channel unless /config says otherwise (false: only where /config allows).",
+    )
+    reply_mode: Literal["inline", "thread"] = Field(
+        "inline", description="Default reply: inline, or in a thread opened on the question (/config can change it).",
+    )
+    private_by_default: bool = Field(
+        False, description="Default for /ask: answer only the asker (who can share the answer to the channel).",
+    )
+    state_dir: Path | None = Field(
+        None,
+        description="Where /config values (server-config.json) and the questions behind answer buttons "
+        "(answers.json) are kept; unset means a `state` folder beside INDEX_DIR.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
 
     @model_validator(mode="after")
@@ -123,7 +152,22 @@ class Settings(BaseSettings):
             self.confident_dense_score = confident
         return self
 
-    @field_validator("guild_ids", "moderator_role_ids", "admin_role_ids", mode="before")
+    @model_validator(mode="after")
+    def _shards_fit_the_count(self) -> "Settings":
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("SHARD_IDS needs SHARD_COUNT (the total shards across every process)")
+        if self.shard_count is not None and any(not 0 <= shard < self.shard_count for shard in self.shard_ids):
+            raise ValueError(f"SHARD_IDS must each be between 0 and SHARD_COUNT - 1 ({self.shard_count - 1})")
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError("SHARD_IDS lists a shard twice")
+        return self
+
+    @property
+    def state_folder(self) -> Path:
+        """STATE_DIR, or `state/` beside the index folder."""
+        return self.state_dir if self.state_dir is not None else self.index_dir.parent / "state"
+
+    @field_validator("guild_ids", "moderator_role_ids", "admin_role_ids", "shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):

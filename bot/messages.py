@@ -83,6 +83,46 @@ NOT_YOUR_BUTTONS = "Only the person who ran /sources can turn these pages."
 PAGE_PREVIOUS = "Previous"
 PAGE_NEXT = "Next"
 
+# --- Discord: citations with who published what when (issue 14) ---------------------------------------
+CITATION_PUBLISHED = "— {publisher} · {source}, paragraph {paragraph}"
+PUBLISHER_OUTLET_DATE = "{outlet}, {published}"
+PUBLISHER_LINK = "[{publisher}]({url})"
+PUBLISHER_ARTICLE = "article"  # the link text when an article has a URL but neither outlet nor date
+ANSWER_FOOTER_NEWEST = "Verbatim quotes from the indexed articles · articles up to {newest}"
+
+# --- Discord: buttons under an answer ---------------------------------------------------------------------
+BUTTON_MORE = "More quotes"
+BUTTON_PARAGRAPH = "Full paragraph {number}"
+BUTTON_ARTICLE = "Article {number}"
+BUTTON_SHARE = "Share to channel"
+NO_MORE_QUOTES = "There are no more quotes for that question."
+ANSWER_GONE = "That answer is too old for its buttons now. Please ask again."
+PARAGRAPH_GONE = "That article has changed or left the index since this answer."
+PARAGRAPH_TITLE = "{title}"
+PARAGRAPH_CITATION = "— {source}, paragraph {paragraph}"
+SHARED_BY = "Shared by {user}"
+
+# --- Discord: threads, channels and articles ------------------------------------------------------------
+THREAD_NAME = "{question}"
+THREAD_STARTER = "The quotes are in the thread on this message."
+NOT_ANSWERING_HERE = "I don't answer questions in this channel."
+ASK_IN_CHANNELS = "I don't answer questions in this channel. Ask in {channels}."
+NO_SUCH_ARTICLE = "No indexed article matches that headline. Pick one from the list."
+EMPTY_MESSAGE = "That message has no text to find sources for."
+
+# --- Discord: /config -----------------------------------------------------------------------------------------
+CONFIG_TITLE = "Configuration"
+CONFIG_SERVER = "Server-wide"
+CONFIG_CHANNEL = "In channel {channel}"
+CONFIG_LINE = "{key}: {value}"
+CONFIG_EFFECTIVE = "Here now"
+CONFIG_DEFAULTS = "(defaults from the settings)"
+CONFIG_SET = "{key} is now {value} {where}."
+CONFIG_CLEARED = "{key} is back to the default {where}."
+CONFIG_WHERE_SERVER = "server-wide"
+CONFIG_WHERE_CHANNEL = "in {channel}"
+CONFIG_BAD_VALUE = "{key} takes {expected}."
+CONFIG_UNKNOWN_KEY = "Unknown setting {key}. Settings: {keys}."
 
 # --- the same words in the community's other languages ----------------------------------------------
 # What a member reads in reply to their own question (a decline, "busy", a cooldown, an error, an
@@ -100,6 +140,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         ERROR: "حدث خطأ من جهتي. رقم الخطأ: {error_id}.",
         ANSWER_TITLE: "من المقالات",
         ANSWER_FOOTER: "اقتباسات حرفية من المقالات المفهرسة.",
+        ANSWER_FOOTER_NEWEST: "اقتباسات حرفية من المقالات المفهرسة · مقالات حتى {newest}",
     },
     "fa": {
         DECLINE: "هیچ مقاله‌ای در نمایه به این پرسش پاسخ نمی‌دهد.",
@@ -110,6 +151,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         ERROR: "خطایی از سمت من رخ داد. شناسهٔ خطا: {error_id}.",
         ANSWER_TITLE: "از مقاله‌ها",
         ANSWER_FOOTER: "نقل‌قول‌های عینی از مقاله‌های نمایه‌شده.",
+        ANSWER_FOOTER_NEWEST: "نقل‌قول‌های عینی از مقاله‌های نمایه‌شده · مقاله‌ها تا {newest}",
     },
     "ckb": {
         DECLINE: "هیچ وتارێک لە پێڕستەکەدا وەڵامی ئەمە ناداتەوە.",
@@ -120,6 +162,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
         ERROR: "هەڵەیەک لە لای منەوە ڕوویدا. ناسنامەی هەڵە: {error_id}.",
         ANSWER_TITLE: "لە وتارەکانەوە",
         ANSWER_FOOTER: "وتەی وەک خۆی لە وتارە پێڕستکراوەکانەوە.",
+        ANSWER_FOOTER_NEWEST: "وتەی وەک خۆی لە وتارە پێڕستکراوەکانەوە · وتارەکان تا {newest}",
     },
 }
 

@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import itertools
 import re
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -40,6 +41,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from bot.discord.client import QuoteBot, create_bot
 from bot.config import Settings
 from bot.engine.engine import ReindexInProgress
+from bot.engine.reading import paragraph_of
 from bot.engine.models import (
     Answer,
     Article,
@@ -79,6 +81,8 @@ def make_settings(**overrides: Any) -> Settings:
         max_concurrent_asks=4,
         sharded=False,
         log_level="INFO",
+        # /config and button state: a fresh folder per settings object (a "restart" reuses the object)
+        state_dir=Path(tempfile.mkdtemp(prefix="quotebot-state-")),
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -98,7 +102,8 @@ class Request:
 
     @property
     def kind(self) -> str:
-        """callback | followup | edit_original | delete_original | edit_message | get_original | channel_message | typing | sync | open_dm | other"""
+        """callback | followup | edit_original | delete_original | edit_message | get_original | channel_message |
+        edit_channel_message | thread_create | dm_open | typing | sync | other"""
         if self.path.endswith("/callback"):
             return "callback"
         if self.path == "/webhooks/{webhook_id}/{webhook_token}" and self.method == "POST":
@@ -109,12 +114,16 @@ class Request:
             return "edit_message"
         if self.path == "/channels/{channel_id}/messages" and self.method == "POST":
             return "channel_message"
+        if self.path == "/channels/{channel_id}/messages/{message_id}" and self.method == "PATCH":
+            return "edit_channel_message"
+        if self.path.endswith("/threads") and self.method == "POST":
+            return "thread_create"
+        if self.path == "/users/@me/channels" and self.method == "POST":
+            return "dm_open"
         if self.path.endswith("/typing"):
             return "typing"
         if "/commands" in self.path and self.method == "PUT":
             return "sync"
-        if self.path == "/users/@me/channels" and self.method == "POST":
-            return "open_dm"
         return "other"
 
     @property
@@ -146,6 +155,15 @@ def user_payload(user_id: int, *, name: str = "someone", bot: bool = False) -> d
     }
 
 
+def thread_json(thread_id: int, parent_id: int, name: str) -> dict[str, Any]:
+    """A public thread as Discord describes it (what thread creation returns, and an interaction's channel)."""
+    return {
+        "id": str(thread_id), "type": 11, "guild_id": str(GUILD_ID), "parent_id": str(parent_id), "name": name,
+        "owner_id": str(BOT_ID), "last_message_id": None, "message_count": 0, "member_count": 1, "rate_limit_per_user": 0,
+        "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": _NOW, "locked": False},
+    }
+
+
 class FakeDiscord:
     """Records every request the bot makes and answers like Discord would (enough for the library)."""
 
@@ -154,6 +172,7 @@ class FakeDiscord:
         self._ids = itertools.count(100_000_000_000_000_001)
         self.channel_id = CHANNEL_ID
         self.dm_channel_id = CHANNEL_ID + 1
+        self.threads: dict[int, int] = {}  # thread id -> parent channel id, for threads the bot opened
 
     # ids and canned JSON -------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -197,14 +216,21 @@ class FakeDiscord:
                 },
                 "resource": {"type": response_type, "message": message},
             }
-        if kind in ("followup", "edit_original", "edit_message", "get_original", "channel_message"):
+        if kind in ("followup", "edit_original", "edit_message", "get_original"):
             return self.message_json(request.json)
-        if kind == "open_dm":  # a DM channel with the user, before a message to them
-            recipient = int((request.json or {}).get("recipient_id") or 0)
+        if kind in ("channel_message", "edit_channel_message"):
+            return self.message_json(request.json, channel_id=int(request.url.split("/channels/")[1].split("/")[0]))
+        if kind == "thread_create":
+            parent = int(request.url.split("/channels/")[1].split("/")[0])
+            thread_id = self.new_id()
+            self.threads[thread_id] = parent
+            return thread_json(thread_id, parent, (request.json or {}).get("name") or "thread")
+        if kind == "dm_open":  # a DM channel with the user, before a message to them
+            recipient = int((request.json or {}).get("recipient_id"))
             return {"id": str(self.dm_channel_id), "type": 1, "recipients": [user_payload(recipient)], "last_message_id": None}
         if kind == "sync":
             return [
-                {**command, "id": str(self.new_id()), "application_id": str(BOT_ID), "version": "1"}
+                {"description": "", **command, "id": str(self.new_id()), "application_id": str(BOT_ID), "version": "1"}
                 for command in (request.json or [])
             ]
         return None
@@ -239,7 +265,8 @@ class FakeDiscord:
         return [
             request.body
             for request in self.requests
-            if request.kind in ("callback", "followup", "edit_original", "edit_message", "channel_message")
+            if request.kind in ("callback", "followup", "edit_original", "edit_message", "channel_message",
+                                "edit_channel_message")
             and request.body
         ]
 
@@ -307,6 +334,7 @@ def interaction_payload(
     roles: Iterable[int] = (),
     app_permissions: int | None = None,
     message: dict[str, Any] | None = None,
+    thread_id: int | None = None,
 ) -> dict[str, Any]:
     """An INTERACTION_CREATE payload from a guild member (with given permission bits and roles) or a DM user."""
     payload: dict[str, Any] = {
@@ -330,6 +358,9 @@ def interaction_payload(
         payload["member"] = member_payload(user_id, permissions=permissions, roles=roles)
         payload["app_permissions"] = str(app_permissions if app_permissions is not None else discord.Permissions.all().value)
         payload["context"] = 0
+        if thread_id is not None:  # asked inside a thread of the channel
+            payload["channel"] = thread_json(thread_id, CHANNEL_ID, "thread")
+            payload["channel_id"] = str(thread_id)
     else:
         payload["channel"] = {"id": str(CHANNEL_ID + 1), "type": 1, "recipients": [user_payload(user_id)]}
         payload["channel_id"] = str(CHANNEL_ID + 1)
@@ -341,15 +372,67 @@ def interaction_payload(
     return payload
 
 
-def slash_payload(name: str, options: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
-    """A chat-input command invocation, e.g. slash_payload('ask', {'question': '...'})."""
+def _option(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"type": 5, "name": key, "value": value}
+    return {"type": 3, "name": key, "value": value}
+
+
+def slash_payload(name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """A chat-input command invocation, e.g. slash_payload('ask', {'question': '...', 'private': True})."""
     data = {
         "id": str(abs(hash(name)) % 10**18),
         "name": name,
         "type": 1,
-        "options": [{"type": 3, "name": key, "value": value} for key, value in (options or {}).items()],
+        "options": [_option(key, value) for key, value in (options or {}).items()],
     }
     return interaction_payload(data, **kwargs)
+
+
+def subcommand_payload(group: str, name: str, options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """A subcommand invocation, e.g. subcommand_payload('config', 'set', {'key': 'replies', 'value': 'thread'})."""
+    data = {
+        "id": str(abs(hash(group)) % 10**18),
+        "name": group,
+        "type": 1,
+        "options": [{"type": 1, "name": name, "options": [_option(k, v) for k, v in (options or {}).items()]}],
+    }
+    return interaction_payload(data, **kwargs)
+
+
+def autocomplete_payload(name: str, focused: str, typed: str, options: dict[str, Any] | None = None,
+                         **kwargs: Any) -> dict[str, Any]:
+    """An APPLICATION_COMMAND_AUTOCOMPLETE interaction: `typed` so far in option `focused`."""
+    data = {
+        "id": str(abs(hash(name)) % 10**18),
+        "name": name,
+        "type": 1,
+        "options": [_option(k, v) for k, v in (options or {}).items()]
+        + [{"type": 3, "name": focused, "value": typed, "focused": True}],
+    }
+    return interaction_payload(data, interaction_type=4, **kwargs)
+
+
+def message_command_payload(name: str, target: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A message context-menu invocation on `target` (message JSON, as Discord resolves it)."""
+    data = {
+        "id": str(abs(hash(name)) % 10**18),
+        "name": name,
+        "type": 3,
+        "target_id": target["id"],
+        "resolved": {"messages": {target["id"]: target}},
+    }
+    return interaction_payload(data, **kwargs)
+
+
+def member_message_json(text: str, *, author_id: int = OTHER_USER_ID) -> dict[str, Any]:
+    """Someone's message in the channel, as Discord resolves it for a context menu."""
+    return {
+        "id": str(next(_interaction_ids)), "channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID),
+        "author": user_payload(author_id), "content": text, "timestamp": _NOW, "edited_timestamp": None,
+        "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
+        "embeds": [], "pinned": False, "type": 0, "flags": 0,
+    }
 
 
 def button_payload(custom_id: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -386,13 +469,14 @@ def mention_message(
     mention_bot: bool = True,
     mention_everyone: bool = False,
     guild: bool = True,
+    thread_id: int | None = None,
 ) -> discord.Message:
-    """A real `discord.Message` as the gateway would deliver it, mentioning the bot."""
+    """A real `discord.Message` as the gateway would deliver it, mentioning the bot (in a thread: `thread_id`)."""
     state = bot._connection
     content = (f"<@{BOT_ID}> " if mention_bot else "") + text
     data: dict[str, Any] = {
         "id": str(next(_interaction_ids)),
-        "channel_id": str(CHANNEL_ID),
+        "channel_id": str(thread_id or CHANNEL_ID),
         "author": user_payload(author_id, bot=author_bot),
         "content": content,
         "timestamp": _NOW,
@@ -414,6 +498,8 @@ def mention_message(
             guild=guild_obj,
             data={"id": str(CHANNEL_ID), "type": 0, "name": "news", "position": 0, "guild_id": str(GUILD_ID)},
         )
+        if thread_id is not None:
+            channel = discord.Thread(guild=guild_obj, state=state, data=thread_json(thread_id, CHANNEL_ID, "thread"))
         data["guild_id"] = str(GUILD_ID)
         data["member"] = {k: v for k, v in member_payload(author_id).items() if k != "user"}
     else:
@@ -517,6 +603,8 @@ class FakeEngine:
         self.ask_gate: threading.Event | None = None  # when set up, ask() waits for it (a slow question)
         self.ask_started = threading.Event()
         self.asked: list[str] = []
+        self.asked_with: list[tuple[str, tuple[str, ...], str | None, int]] = []  # (question, context, article, offset)
+        self.newest: str | None = None
         self.generation = "old"
         self._lock = threading.Lock()
         self._reindexing = False
@@ -548,8 +636,10 @@ class FakeEngine:
         }
 
     # Engine interface -----------------------------------------------------------------------------
-    def ask(self, question: str, *, k: int | None = None, abstain: bool = True) -> Answer:
+    def ask(self, question: str, *, k: int | None = None, abstain: bool = True, context: tuple[str, ...] = (),
+            article: str | None = None, offset: int = 0) -> Answer:
         self.asked.append(question)
+        self.asked_with.append((question, tuple(context), article, offset))
         self.ask_started.set()
         if self.fail is not None:
             raise self.fail
@@ -562,8 +652,33 @@ class FakeEngine:
         words = set(re.findall(r"[a-z]+", question.lower()))
         if abstain and not words & TOPIC_WORDS:
             return Answer(question, False, reason="declined")
-        quotes = self.quotes[self.generation][: k or 3]
-        return Answer(question, True, quotes)
+        quotes = [q for q in self.quotes[self.generation] if article is None or q.source == article]
+        quotes = quotes[offset : offset + (k or 3)]
+        return Answer(question, bool(quotes), tuple(quotes), reason=None if quotes else "declined")
+
+    def paragraph(self, key: str, number: int) -> Any:
+        for article in self.articles.values():
+            if article.sha256.startswith(key):
+                return paragraph_of(article, number)
+        return None
+
+    def article_choices(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
+        wanted = typed.strip().casefold()
+        rows = [(a.title, a.sha256[:16]) for a in self.articles.values()]
+        rows += [(f"Extra article {i}", f"{i:016x}") for i in range(self.extra_articles)]
+        return [row for row in rows if wanted in row[0].casefold()][:limit]
+
+    def resolve_article(self, given: str) -> str | None:
+        for article in self.articles.values():
+            if article.sha256.startswith(given.strip()) or article.source == given.strip():
+                return article.source
+        return None
+
+    def article_keys(self, sources: tuple[str, ...]) -> dict[str, str | None]:
+        return {s: self.articles[s].sha256[:16] if s in self.articles else None for s in sources}
+
+    def newest_published(self) -> str | None:
+        return self.newest
 
     def sources(self) -> SourcesReport:
         indexed = [
@@ -636,6 +751,9 @@ class GatedEngine:
 
     def sources(self) -> SourcesReport:
         return self.inner.sources()
+
+    def __getattr__(self, name: str) -> Any:  # paragraph, article_choices, newest_published, ...
+        return getattr(self.inner, name)
 
     @property
     def reindexing(self) -> bool:

@@ -17,7 +17,7 @@ from bot.discord.payload import (
     FOOTER_LIMIT,
     MAX_EMBEDS,
     MESSAGE_EMBEDS_TOTAL,
-    SOURCE_BUDGET,
+    citation_line,
     discord_len,
     fit,
 )
@@ -40,7 +40,7 @@ def unescape(text: str) -> str:
 
 def citation_tail(quote: Quote, value: str) -> str:
     """The citation part of a rendered field value (tests use it to isolate the quote)."""
-    citation = messages.CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
+    citation = citation_line(quote.source, quote.paragraph, quote.outlet, quote.published, quote.url)
     marker = "\n" + citation
     return value[value.rindex(marker) :]
 
@@ -80,4 +80,32 @@ def limit_violations(body: dict[str, Any]) -> list[str]:
             total += discord_len(name) + discord_len(value)
     if total > MESSAGE_EMBEDS_TOTAL:
         problems.append(f"embeds total {total} over 6000")
+    problems += component_violations(body.get("components") or [])
+    return problems
+
+
+def component_violations(rows: list[dict[str, Any]]) -> list[str]:
+    """Every way a message's buttons break Discord's limits: 5 rows of 5, labels of 80, custom ids of
+    100 (unique), link URLs of 512 and http(s) only, and each button either a custom id or a URL."""
+    problems: list[str] = []
+    if len(rows) > 5:
+        problems.append("more than 5 action rows")
+    seen: set[str] = set()
+    for row in rows:
+        children = row.get("components") or []
+        if row.get("type") != 1 or not 1 <= len(children) <= 5:
+            problems.append(f"bad action row with {len(children)} components")
+        for button in children:
+            label = button.get("label") or ""
+            if button.get("type") != 2 or not label or len(label) > 80:
+                problems.append(f"bad button {button!r}")
+            custom_id, url = button.get("custom_id"), button.get("url")
+            if (custom_id is None) == (url is None):
+                problems.append("a button needs exactly one of custom_id and url")
+            if custom_id is not None:
+                if len(custom_id) > 100 or custom_id in seen:
+                    problems.append(f"bad or repeated custom_id {custom_id!r}")
+                seen.add(custom_id)
+            if url is not None and (len(url) > 512 or not url.startswith(("https://", "http://")) or button.get("style") != 5):
+                problems.append(f"bad link button {url!r}")
     return problems

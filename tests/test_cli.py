@@ -185,3 +185,25 @@ def test_an_index_that_cannot_be_read_back_after_index_is_one_line_not_a_traceba
     err = capsys.readouterr().err
     assert code == 1 and "cannot be read" in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 2, err  # "no usable index yet; building from scratch", then the error
+
+
+def test_sync_dry_run_lists_every_command_with_its_permissions():
+    result = run("sync", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    commands = {command["name"]: command for command in json.loads(result.stdout)}
+    assert set(commands) == {"ask", "sources", "reindex", "config", "Find sources"}
+    assert commands["Find sources"]["type"] == 3 and commands["Find sources"]["default_member_permissions"] is None
+    assert int(commands["config"]["default_member_permissions"]) == 1 << 5  # Manage Server
+    assert [sub["name"] for sub in commands["config"]["options"]] == ["show", "set", "clear"]
+    ask_options = {option["name"]: option for option in commands["ask"]["options"]}
+    assert ask_options["private"]["type"] == 5 and ask_options["article"]["autocomplete"] is True
+
+
+def test_ask_discord_previews_the_buttons(built):
+    result = run("ask", *built, "--discord", "--private", "Why does Washington see Maliki as a problem?")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    labels = [button["label"] for row in body["components"] for button in row["components"]]
+    assert labels[:2] == ["More quotes", "Share to channel"]
+    assert "Full paragraph 1" in labels
+    assert body["allowed_mentions"] == {"parse": []}

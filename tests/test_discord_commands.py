@@ -130,7 +130,7 @@ def public_body(body: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("sharded", [False, True])
 async def test_ask_defers_then_sends_quotes_via_followup(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, sharded: bool) -> None:
     question = DEV_QUESTIONS[0]
-    expected = message_body(bot_engine.ask(question))
+    expected = message_body(bot_engine.ask(question), newest=bot_engine.newest_published())
     assert expected["embeds"], "the dev question should be answered with quotes"
     async with running_bot(bot_engine, make_settings(sharded=sharded), fake, monkeypatch) as bot:
         assert isinstance(bot, commands.AutoShardedBot) is sharded
@@ -146,7 +146,7 @@ async def test_ask_defers_then_sends_quotes_via_followup(bot_engine: Any, fake: 
 
 @pytest.mark.parametrize("question", DEV_QUESTIONS + [OFF_TOPIC])
 async def test_dev_questions_send_exactly_message_body(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, question: str) -> None:
-    expected = message_body(bot_engine.ask(question))
+    expected = message_body(bot_engine.ask(question), newest=bot_engine.newest_published())
     async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
         await run_interaction(bot, slash_payload("ask", {"question": question}))
     followup = fake.of_kind("followup")[0]
@@ -280,18 +280,24 @@ async def test_ask_works_in_dms(bot_engine: Any, fake: FakeDiscord, monkeypatch:
     async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
         await run_interaction(bot, slash_payload("ask", {"question": DEV_QUESTIONS[1]}, guild=False))
     assert kinds(fake) == ["callback", "followup"]
-    assert public_body(fake.requests[1].json) == message_body(bot_engine.ask(DEV_QUESTIONS[1]))
+    assert public_body(fake.requests[1].json) == message_body(bot_engine.ask(DEV_QUESTIONS[1]), newest=bot_engine.newest_published())
 
 
 def test_registered_commands_carry_default_permissions() -> None:
     payloads = {item["name"]: item for item in command_payloads(make_settings())}
-    assert set(payloads) == {"ask", "sources", "reindex"}
+    assert set(payloads) == {"ask", "sources", "reindex", "config", "Find sources"}
     assert payloads["ask"]["default_member_permissions"] is None
+    assert payloads["Find sources"]["type"] == 3  # a message context-menu command
+    assert payloads["Find sources"]["default_member_permissions"] is None
+    assert int(payloads["config"]["default_member_permissions"]) == perms(manage_guild=True)
+    assert payloads["config"]["contexts"] == [0]
     assert int(payloads["sources"]["default_member_permissions"]) == perms(manage_messages=True)
     assert int(payloads["reindex"]["default_member_permissions"]) == perms(administrator=True)
     assert payloads["reindex"]["contexts"] == [0]  # guild only
     assert payloads["reindex"]["dm_permission"] is False
-    assert [option["name"] for option in payloads["ask"]["options"]] == ["question"]
+    assert [option["name"] for option in payloads["ask"]["options"]] == ["question", "private", "article"]
+    article = payloads["ask"]["options"][2]
+    assert article["autocomplete"] is True and article["required"] is False
 
 
 # --- 3. cooldown ---------------------------------------------------------------------------------
@@ -330,7 +336,7 @@ async def test_mention_replies_with_the_same_body_as_ask(bot_engine: Any, fake: 
     assert reply.json["message_reference"]["message_id"] == message.id
     assert reply.json["allowed_mentions"] == {"parse": [], "replied_user": False}
     assert {key: reply.json[key] for key in ("content", "embeds")} == {key: slash_body[key] for key in ("content", "embeds")}
-    assert public_body(reply.json)["embeds"] == message_body(bot_engine.ask(question))["embeds"]
+    assert public_body(reply.json)["embeds"] == message_body(bot_engine.ask(question), newest=bot_engine.newest_published())["embeds"]
 
 
 async def test_mention_strips_the_bot_mention_in_both_forms(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -363,7 +369,7 @@ async def test_mention_in_a_dm(bot_engine: Any, fake: FakeDiscord, monkeypatch: 
     async with running_bot(bot_engine, make_settings(), fake, monkeypatch) as bot:
         await dispatch_message(bot, mention_message(bot, DEV_QUESTIONS[3], guild=False))
     [reply] = fake.of_kind("channel_message")
-    assert reply.json["embeds"] == message_body(bot_engine.ask(DEV_QUESTIONS[3]))["embeds"]
+    assert reply.json["embeds"] == message_body(bot_engine.ask(DEV_QUESTIONS[3]), newest=bot_engine.newest_published())["embeds"]
 
 
 # --- 5. questions during /reindex ------------------------------------------------------------------
@@ -378,7 +384,7 @@ async def test_questions_during_reindex_are_answered_from_the_old_index(fresh_se
     engine = Engine.open(fresh_settings, embedder=embedder)
     question = DEV_QUESTIONS[0]
     old_answer = engine.ask(question)
-    before = message_body(old_answer)
+    before = message_body(old_answer, newest=engine.newest_published())
     (fresh_settings.seeds_dir / old_answer.quotes[0].source).unlink()
     gated = GatedEngine(engine, pause_when=lambda stage, done, total: stage == "writing" and done == total)
     async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
@@ -404,14 +410,14 @@ async def test_questions_during_reindex_are_answered_from_the_old_index(fresh_se
     final = fake.of_kind("edit_original")[-1]
     assert final.json["embeds"][0]["title"] == messages.REINDEX_TITLE
     [answered_after] = [r for r in after if r.kind == "followup"]
-    assert public_body(answered_after.json) == message_body(engine.ask(question)) != before
+    assert public_body(answered_after.json) == message_body(engine.ask(question), newest=engine.newest_published()) != before
 
 
 async def test_questions_during_a_fake_reindex_are_answered_from_the_old_quotes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = FakeEngine()
     gated = GatedEngine(engine)
     question = DEV_QUESTIONS[0]
-    before = message_body(engine.ask(question))
+    before = message_body(engine.ask(question), newest=engine.newest_published())
     async with running_bot(gated, make_settings(), fake, monkeypatch) as bot:
         rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
         await wait_for_thread_event(gated.entered)
@@ -420,7 +426,7 @@ async def test_questions_during_a_fake_reindex_are_answered_from_the_old_quotes(
         [followup] = [r for r in fake.requests[mark:] if r.kind == "followup"]
         gated.gate.set()
         await rebuild
-    assert public_body(followup.json) == before != message_body(engine.ask(question))
+    assert public_body(followup.json) == before != message_body(engine.ask(question), newest=engine.newest_published())
 
 
 async def test_reindex_reports_progress_throttled_then_changes(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -544,7 +550,7 @@ async def test_a_reindex_outlasting_the_interaction_token_still_reports_to_the_a
     assert report.url.endswith(f"/channels/{where}/messages")
     assert report.json["content"] == messages.REINDEX_LATE_REPORT
     assert report.json["embeds"][0]["title"] == messages.REINDEX_TITLE
-    assert [int(r.json["recipient_id"]) for r in fake.of_kind("open_dm")] == [USER_ID]
+    assert [int(r.json["recipient_id"]) for r in fake.of_kind("dm_open")] == [USER_ID]
     if clock_moves:  # past the deadline by its own clock, the cog does not try the dead token
         assert [r for r in fake.requests if r.response == "refused" and "/webhooks/" in r.path] == []
     assert_pings_nobody_and_fits(fake)
@@ -702,7 +708,7 @@ async def test_setup_hook_syncs_commands_to_configured_guilds(fake: FakeDiscord,
     syncs = fake.of_kind("sync")
     assert [request.url.rsplit("/guilds/", 1)[1] for request in syncs] == ["111/commands", "222/commands"]
     for request in syncs:
-        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex"}
+        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex", "config", "Find sources"}
 
 
 async def test_no_sync_without_guild_ids(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:

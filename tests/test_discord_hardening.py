@@ -151,6 +151,9 @@ class CountingEngine:
             self.calls += 1
         return self.inner.ask(question, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the engine (newest_published, article_keys...)
+        return getattr(self.inner, name)
+
 
 def report_properties(report: LoadReport, record_property: Any, prefix: str) -> None:
     print(f"\n[{prefix}] {report.summary()}")
@@ -183,7 +186,7 @@ def frozen_heap() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def answered_questions(engine: Engine) -> dict[str, dict[str, Any]]:
     """Dev questions the real engine answers with quotes, and the exact body each one gets."""
-    bodies = {question: message_body(engine.ask(question)) for question in DEV_QUESTIONS}
+    bodies = {question: message_body(engine.ask(question), newest=engine.newest_published()) for question in DEV_QUESTIONS}
     answered = {question: body for question, body in bodies.items() if body["embeds"]}
     assert len(answered) >= 5
     return answered

@@ -107,18 +107,23 @@ class UserCooldowns:
         self._last: dict[int, float] = {}
         self._before: dict[int, float | None] = {}  # each user's window before their latest hit, for `refund`
 
-    def hit(self, user_id: int) -> float | None:
-        """Record an attempt; return seconds left when the user must wait, else None."""
-        if self.per <= 0:
+    def hit(self, user_id: int, per: float | None = None) -> float | None:
+        """Record an attempt; return seconds left when the user must wait, else None.
+
+        `per` overrides the default pause (a channel's /config cooldown).
+        """
+        per = self.per if per is None else float(per)
+        if per <= 0:
             return None
         now = self._clock()
         last = self._last.get(user_id)
-        if last is not None and now - last < self.per:
-            return self.per - (now - last)
+        if last is not None and now - last < per:
+            return per - (now - last)
         self._before[user_id] = last
         self._last[user_id] = now
         if len(self._last) > 4096:  # forget users whose window has passed
-            self._last = {uid: at for uid, at in self._last.items() if now - at < self.per}
+            keep = max(per, self.per)
+            self._last = {uid: at for uid, at in self._last.items() if now - at < keep}
             self._before = {uid: at for uid, at in self._before.items() if uid in self._last}
         return None
 
@@ -142,14 +147,34 @@ class UserCooldowns:
             self._before.pop(user_id, None)
 
 
+POLICY = "quotebot.policy"  # interaction.extras key: the channel's resolved /config policy
+
+
+def policy_channel(channel: object, channel_id: int | None) -> int | None:
+    """The channel whose /config applies: a thread's parent, else the channel itself."""
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return channel_id
+
+
 def ask_cooldown() -> Callable[[T], T]:
-    """Per-user cooldown reading `settings.ask_cooldown_seconds` through the bot's shared table."""
+    """Per-user cooldown through the bot's shared table, at the channel's /config cooldown
+    (ASK_COOLDOWN_SECONDS where none is set). The resolved policy is kept in `interaction.extras`."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        cooldowns: UserCooldowns = interaction.client.ask_cooldowns  # type: ignore[attr-defined]
-        retry_after = cooldowns.hit(interaction.user.id)
+        client = interaction.client
+        cooldowns: UserCooldowns = client.ask_cooldowns  # type: ignore[attr-defined]
+        per = cooldowns.per
+        policy_for = getattr(client, "policy_for", None)
+        if policy_for is not None:
+            found = await policy_for(interaction.guild_id, policy_channel(interaction.channel, interaction.channel_id))
+            interaction.extras[POLICY] = found
+            if not found.answer:
+                return True  # the command says where to ask instead; no pause is started
+            per = found.cooldown
+        retry_after = cooldowns.hit(interaction.user.id, per)
         if retry_after is not None:
-            raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, cooldowns.per), retry_after)
+            raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, per), retry_after)
         return True
 
     return app_commands.check(predicate)

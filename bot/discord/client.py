@@ -17,9 +17,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import messages
+from .. import messages, policy
+from ..config_store import ConfigStore, JsonConfigStore
+from .answer_state import AnswerState
 from .checks import UserCooldowns
 from .interactions import asked_language, describe, new_error_id, respond_ephemeral
+from .views import PERSISTENT_ITEMS
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.discord.cogs.ask", "bot.discord.cogs.sources", "bot.discord.cogs.admin")
+COGS = ("bot.discord.cogs.ask", "bot.discord.cogs.sources", "bot.discord.cogs.admin", "bot.discord.cogs.config")
 LOGIN_FAILED = "Discord refused the token (DISCORD_TOKEN): check it in the developer portal."
 INTENTS_MISSING = (
     "Discord refused the Message Content intent: enable it for the bot in the developer portal "
@@ -62,7 +65,11 @@ class QuoteTree(app_commands.CommandTree):
 class QuoteBot(commands.Bot):
     """The bot. Slash commands live in three cogs; @mentions are handled by the ask cog."""
 
-    def __init__(self, settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True) -> None:
+    def __init__(
+        self, settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True,
+        config_store: ConfigStore | None = None, answer_state: AnswerState | None = None,
+        **shard_options: Any,
+    ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # to read the question in an @mention
         super().__init__(
@@ -71,11 +78,32 @@ class QuoteBot(commands.Bot):
             intents=intents,
             tree_cls=QuoteTree,
             allowed_mentions=discord.AllowedMentions.none(),
+            **shard_options,
         )
         self.settings = settings
         self.engine = engine
         self.ask_cooldowns = UserCooldowns(settings.ask_cooldown_seconds)
-        self.sync_on_start = sync_on_start
+        self.sync_on_start = sync_on_start and settings.sync_commands
+        state = settings.state_folder
+        # The /config store: JSON today; the database store (same two methods) can be passed in.
+        self.config_store: ConfigStore = config_store or JsonConfigStore(state / "server-config.json")
+        self.answer_state = answer_state or AnswerState(state / "answers.json")
+
+    def default_policy(self) -> policy.Policy:
+        """The behaviour where /config has set nothing (from the settings)."""
+        s = self.settings
+        return policy.defaults(answer=s.answer_by_default, replies=s.reply_mode, private=s.private_by_default,
+                               cooldown=s.ask_cooldown_seconds)
+
+    async def config_entries(self, guild_id: int | None) -> list[tuple[int | None, str, str]]:
+        """A server's /config entries, read off the event loop (the store may be a database)."""
+        if guild_id is None:
+            return []
+        return await asyncio.to_thread(self.config_store.entries, guild_id)
+
+    async def policy_for(self, guild_id: int | None, channel_id: int | None) -> policy.Policy:
+        """How to behave in a channel (pass a thread's parent): settings, then server-wide, then channel."""
+        return policy.resolve(self.default_policy(), await self.config_entries(guild_id), channel_id)
 
     def __repr__(self) -> str:  # never show settings (and so never the token)
         return f"<{type(self).__name__} user={self.user!s}>"
@@ -89,6 +117,7 @@ class QuoteBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Load cogs and, when GUILD_IDS is set, sync commands to those servers (never in on_ready)."""
         await self.load_cogs()
+        self.add_dynamic_items(*PERSISTENT_ITEMS)  # buttons of messages sent before this start answer too
         if self.sync_on_start and self.settings.guild_ids:
             for guild_id in self.settings.guild_ids:
                 names = await sync_tree(self, guild_id)
@@ -112,16 +141,36 @@ class QuoteBot(commands.Bot):
 
 
 class ShardedQuoteBot(QuoteBot, commands.AutoShardedBot):
-    """Same bot on discord.py's AutoShardedBot (Discord picks the shard count)."""
+    """Same bot on discord.py's AutoShardedBot: several shards in one process."""
 
 
-def create_bot(settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True) -> QuoteBot:
-    """`ShardedQuoteBot` when SHARDED is true, else `QuoteBot`."""
+def shard_options(settings: "Settings") -> tuple[bool, dict[str, Any]]:
+    """(sharded, keyword arguments for discord.py) from SHARDED, SHARD_COUNT and SHARD_IDS.
+
+    SHARD_IDS (with SHARD_COUNT) runs a slice of the shards in this process, so it needs
+    AutoShardedBot; SHARD_COUNT alone runs them all here; neither lets Discord choose the count.
+    """
+    sharded = settings.sharded or bool(settings.shard_ids) or settings.shard_count is not None
+    options: dict[str, Any] = {}
+    if sharded and settings.shard_count is not None:
+        options["shard_count"] = settings.shard_count
+    if sharded and settings.shard_ids:
+        options["shard_ids"] = list(settings.shard_ids)
+    return sharded, options
+
+
+def create_bot(
+    settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True,
+    config_store: ConfigStore | None = None, answer_state: AnswerState | None = None,
+) -> QuoteBot:
+    """`ShardedQuoteBot` when SHARDED or a shard setting asks for it, else the plain `QuoteBot`."""
     # The bot never joins voice: skip discord.py's "PyNaCl/davey is not installed" warnings.
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
-    cls = ShardedQuoteBot if settings.sharded else QuoteBot
-    return cls(settings, engine, sync_on_start=sync_on_start)
+    sharded, options = shard_options(settings)
+    cls = ShardedQuoteBot if sharded else QuoteBot
+    return cls(settings, engine, sync_on_start=sync_on_start, config_store=config_store,
+               answer_state=answer_state, **options)
 
 
 async def sync_tree(bot: commands.Bot, guild_id: int | None) -> list[str]:

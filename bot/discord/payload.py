@@ -152,22 +152,29 @@ class Reply:
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None  # buttons (see `views.answer_view`); never a select that pings
 
     def send_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `send`/`followup.send`/`reply`/`edit_original_response`."""
-        return {
+        kwargs: dict[str, Any] = {
             "content": self.content,
             "embeds": list(self.embeds),
             "allowed_mentions": discord.AllowedMentions.none(),
         }
+        if self.view is not None:
+            kwargs["view"] = self.view
+        return kwargs
 
     def to_dict(self) -> dict[str, Any]:
         """Serialised the way discord.py puts it on the wire."""
-        return {
+        body = {
             "content": self.content,
             "embeds": [embed.to_dict() for embed in self.embeds],
             "allowed_mentions": discord.AllowedMentions.none().to_dict(),
         }
+        if self.view is not None:
+            body["components"] = self.view.to_components()
+        return body
 
 
 def notice(text: str) -> Reply:
@@ -201,12 +208,49 @@ def _also_in_line(citations: Sequence[Citation], budget: int) -> str:
     return messages.ALSO_IN.format(items=messages.CITED_SEPARATOR.join(items)) + more
 
 
+_SAFE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s<>()\[\]\"'`\\]*)?")
+URL_LIMIT = 512  # Discord's limit for a link button's URL
+PUBLISHER_BUDGET = 120
+
+
+def safe_url(url: str | None) -> str | None:
+    """The front matter's URL when it is a plain http(s) link Discord will take, else None.
+
+    Only URLs from the admin's front matter reach here (`Quote.url`), never text of the article;
+    anything that could break out of a markdown link or a button is refused, not repaired.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > URL_LIMIT or not _SAFE_URL.fullmatch(url):
+        return None
+    return url
+
+
+def citation_line(source: str, paragraph: int, outlet: str | None, published: str | None, url: str | None) -> str:
+    """'— source, paragraph N', or with who published it when: '— [Outlet, 2026-01-28](url) · source, …'."""
+    source_text = fit(source, SOURCE_BUDGET)
+    outlet_text = fit(outlet, PUBLISHER_BUDGET) if outlet and outlet.strip() else None
+    date_text = fit(published, 20) if published else None
+    link = safe_url(url)
+    if outlet_text and date_text:
+        publisher = messages.PUBLISHER_OUTLET_DATE.format(outlet=outlet_text, published=date_text)
+    else:
+        publisher = outlet_text or date_text or (messages.PUBLISHER_ARTICLE if link else None)
+    if publisher is None:
+        return messages.CITATION.format(source=source_text, paragraph=paragraph)
+    if link:
+        # Inside a masked link's text an escaped "]" stays text; the URL has no character that could end it.
+        publisher = messages.PUBLISHER_LINK.format(publisher=publisher, url=link)
+    return messages.CITATION_PUBLISHED.format(publisher=publisher, source=source_text, paragraph=paragraph)
+
+
 def quote_field(number: int, quote: Quote, value_budget: int) -> tuple[str, str]:
     """(name, value) of the embed field for one quote, value within `value_budget`."""
     name = messages.QUOTE_HEADING.format(number=number, title="")
     name += fit(quote.title, QUOTE_NAME_BUDGET - discord_len(name))
     value_budget = min(value_budget, FIELD_VALUE_LIMIT)
-    citation = messages.CITATION.format(source=fit(quote.source, SOURCE_BUDGET), paragraph=quote.paragraph)
+    citation = citation_line(quote.source, quote.paragraph, quote.outlet, quote.published, quote.url)
     also = _also_in_line(quote.also_in, min(ALSO_IN_BUDGET, max(value_budget // 3, 0)))
     tail = "\n" + citation + ("\n" + also if also else "")
     quote_budget = value_budget - discord_len(tail)
@@ -216,28 +260,57 @@ def quote_field(number: int, quote: Quote, value_budget: int) -> tuple[str, str]
     return name, fit(quote.text, max(quote_budget, 1)) + tail
 
 
-def answer_reply(answer: Answer) -> Reply:
-    """The reply to one question: numbered, cited quotes in one embed, or a constant decline."""
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def answer_footer(newest: str | None, language: str = "en") -> str:
+    """The footer, saying how recent the index is when any article is dated."""
+    if newest and _DATE.fullmatch(newest):
+        return messages.localise(messages.ANSWER_FOOTER_NEWEST, language).format(newest=newest)
+    return messages.localise(messages.ANSWER_FOOTER, language)
+
+
+def answer_reply(answer: Answer, *, newest: str | None = None, first_number: int = 1,
+                 content: str | None = None) -> Reply:
+    """The reply to one question: numbered, cited quotes in one embed, or a constant decline.
+
+    `newest`: the newest published date in the index (the footer says "articles up to" it);
+    `first_number`: the number of the first quote (a "More quotes" page goes on counting);
+    `content`: a template line above the embed (e.g. who shared it).
+    """
     quotes = answer.quotes[:MAX_QUOTES]
     language = question_language(answer.question)
     if not answer.answered or not quotes:
         return notice(messages.no_answer(answer.reason, language))
     title = messages.localise(messages.ANSWER_TITLE, language)
-    footer = messages.localise(messages.ANSWER_FOOTER, language)
+    footer = answer_footer(newest, language)
     embed = discord.Embed(title=title, colour=discord.Colour.dark_teal())
     embed.set_footer(text=footer)
     overhead = discord_len(title) + discord_len(footer)
     names_budget = len(quotes) * QUOTE_NAME_BUDGET
     per_value = min(FIELD_VALUE_LIMIT, (MESSAGE_EMBEDS_TOTAL - overhead - names_budget) // len(quotes))
-    for number, quote in enumerate(quotes, start=1):
+    for number, quote in enumerate(quotes, start=first_number):
         name, value = quote_field(number, quote, per_value)
         embed.add_field(name=name, value=value, inline=False)
+    return Reply(content=content[:CONTENT_LIMIT] if content else None, embeds=[embed])
+
+
+def message_body(answer: Answer, *, newest: str | None = None) -> dict[str, Any]:
+    """The embed part of what the bot sends for `answer` (`views.answer_body` adds the buttons)."""
+    return answer_reply(answer, newest=newest).to_dict()
+
+
+def paragraph_reply(title: str, source: str, number: int, text: str, url: str | None) -> Reply:
+    """A quote's whole paragraph, verbatim (shortened with an ellipsis only past Discord's limit)."""
+    heading = fit(title, EMBED_TITLE_LIMIT) or messages.SOURCES_UNTITLED
+    citation = citation_line(source, number, None, None, None)
+    room = EMBED_DESCRIPTION_LIMIT - discord_len(citation) - 1
+    embed = discord.Embed(title=heading, description=fit(text, room) + "\n" + citation,
+                          colour=discord.Colour.dark_teal())
+    link = safe_url(url)
+    if link:
+        embed.url = link
     return Reply(content=None, embeds=[embed])
-
-
-def message_body(answer: Answer) -> dict[str, Any]:
-    """Exactly what the bot sends for `answer`, as discord.py serialises it (CLI `--discord`)."""
-    return answer_reply(answer).to_dict()
 
 
 # --- /sources ------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
 from .models import Answer, IndexedArticle, Progress, ReindexReport, SourcesReport
 from .quoting import params_for, pick_quotes
+from .reading import Paragraph, article_key, find_by_key, headline_choices, newest_published, paragraph_of, resolve_article
 from .retrieval import FusionParams, Hit, Retriever, find_sentences
+from .steering import CONTEXT_QUESTIONS, RowRange, steer_vector, steered_scores
 from .store import building, loading
 from .store.layout import BuildParams
 from .store.loading import LoadedIndex
@@ -112,8 +114,16 @@ class Engine:
 
     # --- answering ---------------------------------------------------------------------------------
 
-    def ask(self, question: str, *, k: int | None = None, abstain: bool = True) -> Answer:
-        """Quotes that answer the question, or a decline; never free text."""
+    def ask(
+        self, question: str, *, k: int | None = None, abstain: bool = True, context: tuple[str, ...] = (),
+        article: str | None = None, offset: int = 0,
+    ) -> Answer:
+        """Quotes that answer the question, or a decline; never free text.
+
+        `context`: a thread's earlier questions; they steer retrieval only (see `steering`).
+        `article`: a source; only that article is searched. `offset`: skip that many quotes of the
+        same ranking ("More quotes": the ranking does not depend on the offset, so pages never repeat).
+        """
         k = k or self.settings.top_k
         if not question.strip():
             return Answer(question, answered=False, reason="empty")
@@ -121,22 +131,62 @@ class Engine:
         if not live.index.passages:
             return Answer(question, answered=False, reason="no-index")
         serve_single_threaded()  # in this thread: questions run in worker threads, and OpenMP counts per thread
-        query_vector = self.embedder.encode_queries([question])[0]
-        hits = live.retriever.search(question, query_vector)
-        evidence = Evidence.of(question, hits, live.index)
+        index = live.index
+        context = tuple(c for c in context if c.strip())[-CONTEXT_QUESTIONS:]
+        vectors = self.embedder.encode_queries([question, *context])
+        query_vector = steer_vector(vectors[0], vectors[1:] if context else None)
+        passage_rows = sentence_rows = None
+        if article is not None:
+            if article not in index.articles.position:
+                return Answer(question, answered=False, reason="declined")
+            meta = index.articles.metas[index.articles.position[article]]
+            passage_rows, sentence_rows = RowRange(*meta.passage_rows), RowRange(*meta.sentence_rows)
+        steered = context or article is not None
+        hits = live.retriever.search(
+            question, query_vector, rows=passage_rows,
+            lexical_scores=steered_scores(index.lexical, question, context) if context else None,
+        ) if steered else live.retriever.search(question, query_vector)
+        evidence = Evidence.of(question, hits, index)
         declined = should_decline(evidence, self._decline)
         diagnostics = evidence.as_dict()
         if declined and abstain:
             return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
-        index = live.index
         # Enough sentences for k quotes once repeats are folded into "also in": -k N means N.
+        # The count follows the page size, not the offset, so every page comes from one ranking.
+        count = max(self.fusion.candidates, 3 * k)
+        sentence_lexical = steered_scores(index.sentences.lexical, question, context) if context else None
         found = find_sentences(question, query_vector, index.sentences.dense, index.sentences.lexical,
-                               index.sentence_vectors, max(self.fusion.candidates, 3 * k))
-        quotes = pick_quotes(question, query_vector, hits, index, k, self.quote_params, found)
+                               index.sentence_vectors, count, lexical_scores=sentence_lexical, rows=sentence_rows)
+        quotes = pick_quotes(question, query_vector, hits, index, offset + k, self.quote_params, found)[offset:]
         return Answer(
             question, answered=not declined and bool(quotes), quotes=tuple(quotes),
             reason="declined" if declined else None, diagnostics=diagnostics,
         )
+
+    # --- reading the index (autocomplete, "Full paragraph", the footer) ---------------------------
+
+    def paragraph(self, article_key: str, number: int) -> Paragraph | None:
+        """Paragraph `number` of the article named by `article_key`, verbatim; None if gone."""
+        article = find_by_key(self.index.articles, article_key)
+        return None if article is None else paragraph_of(article, number)
+
+    def article_choices(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
+        """(headline, key) of articles matching what a member typed, for autocomplete."""
+        return headline_choices(self.index.articles, typed, limit)
+
+    def resolve_article(self, given: str) -> str | None:
+        """The source an `article:` value names (an autocomplete key, a path or a headline)."""
+        return resolve_article(self.index.articles, given)
+
+    def article_keys(self, sources: tuple[str, ...]) -> dict[str, str | None]:
+        """Each source's short content key (what a "Full paragraph" button carries), None if not indexed."""
+        articles = self.index.articles
+        return {source: article_key(articles.metas[articles.position[source]].sha256)
+                if source in articles.position else None for source in sources}
+
+    def newest_published(self) -> str | None:
+        """The newest date an indexed article carries (the answer footer's "articles up to")."""
+        return newest_published(self.index.articles)
 
     def search(self, question: str) -> list[Hit]:
         """Ranked passages without quoting: for benchmarks that judge passages, not quotes."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from .ann import VectorIndex
 from .lexical import LexicalIndex, top_rows
+from .steering import RowRange, exact_top, within
 
 Fusion = Literal["rrf", "score"]
 
@@ -94,12 +95,22 @@ class Retriever:
         self._lexical = lexical
         self.params = params
 
-    def search(self, question: str, query_vector: np.ndarray) -> list[Hit]:
-        """Every candidate either retriever found, best first."""
+    def search(
+        self, question: str, query_vector: np.ndarray, *, lexical_scores: np.ndarray | None = None,
+        rows: RowRange | None = None,
+    ) -> list[Hit]:
+        """Every candidate either retriever found, best first.
+
+        `lexical_scores` replaces the question's own BM25 scores (a follow-up's, see `steering`);
+        `rows` holds the search to one article's passages.
+        """
         count = self.params.candidates
-        _, dense_rows = self._dense.search(query_vector[None, :], count)
-        dense_rows = dense_rows[0][dense_rows[0] >= 0]
-        all_lexical = self._lexical.scores(question)
+        if rows is None:
+            _, dense_rows = self._dense.search(query_vector[None, :], count)
+            dense_rows = dense_rows[0][dense_rows[0] >= 0]
+        else:
+            dense_rows = exact_top(self._vectors, query_vector, rows, count)
+        all_lexical = within(self._lexical.scores(question) if lexical_scores is None else lexical_scores, rows)
         _, lexical_rows = top_rows(all_lexical, count)
         rows = np.unique(np.concatenate([dense_rows, lexical_rows])).astype(np.int64)
         if not len(rows):
@@ -123,18 +134,22 @@ class SentenceHit:
 
 def find_sentences(
     question: str, query_vector: np.ndarray, dense: VectorIndex, lexical: LexicalIndex, vectors: np.ndarray,
-    count: int,
+    count: int, *, lexical_scores: np.ndarray | None = None, rows: RowRange | None = None,
 ) -> list[SentenceHit]:
     """The union of the `count` sentences closest in meaning and the `count` best by words.
 
     Quoting scores them with their context; here they are only found, so an answer sentence whose
-    passage ranks low (a long passage about something else) is still a candidate.
+    passage ranks low (a long passage about something else) is still a candidate. `lexical_scores`
+    and `rows` work as in `Retriever.search`.
     """
     if not len(dense) or count < 1:
         return []
-    _, dense_rows = dense.search(query_vector[None, :], count)
-    dense_rows = dense_rows[0][dense_rows[0] >= 0]
-    all_lexical = lexical.scores(question)
+    if rows is None:
+        _, dense_rows = dense.search(query_vector[None, :], count)
+        dense_rows = dense_rows[0][dense_rows[0] >= 0]
+    else:
+        dense_rows = exact_top(vectors, query_vector, rows, count)
+    all_lexical = within(lexical.scores(question) if lexical_scores is None else lexical_scores, rows)
     lexical_scores, lexical_rows = top_rows(all_lexical, count)
     rows = np.unique(np.concatenate([dense_rows, lexical_rows])).astype(np.int64)
     if not len(rows):
