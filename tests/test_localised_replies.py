@@ -74,7 +74,7 @@ def test_translations_translate_existing_templates_and_keep_their_fields() -> No
             assert _fields(translated) == _fields(english), (language, english)
             assert translated != english
             if len(translated.split()) >= 4:  # "از مقاله‌ها" is as Arabic as it is Persian
-                assert question_language(translated.format(seconds=5, error_id="ab12cd34")) == language
+                assert question_language(translated.format(seconds=5, error_id="ab12cd34", newest="2026-02-27")) == language
         for needed in (messages.DECLINE, messages.BUSY, messages.COOLDOWN, messages.ERROR,
                        messages.EMPTY_QUESTION, messages.NO_INDEX):
             assert needed in table, f"{language} lacks {needed!r}"
