@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import math
+import signal
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -19,6 +20,7 @@ from discord.ext import commands
 
 from .. import messages
 from .checks import UserCooldowns
+from .endpoint import use_gateway_of, use_rest_base
 from .interactions import describe, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
@@ -88,6 +90,7 @@ class QuoteBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Load cogs and, when GUILD_IDS is set, sync commands to those servers (never in on_ready)."""
         await self.load_cogs()
+        await use_gateway_of(self, self.settings.discord_api_base_url)
         if self.sync_on_start and self.settings.guild_ids:
             for guild_id in self.settings.guild_ids:
                 names = await sync_tree(self, guild_id)
@@ -111,6 +114,7 @@ def create_bot(settings: "Settings", engine: "Engine | None", *, sync_on_start: 
     # The bot never joins voice: skip discord.py's "PyNaCl/davey is not installed" warnings.
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
+    use_rest_base(settings.discord_api_base_url)
     cls = ShardedQuoteBot if settings.sharded else QuoteBot
     return cls(settings, engine, sync_on_start=sync_on_start)
 
@@ -155,22 +159,55 @@ async def sync_commands(settings: "Settings", guild_id: int | None) -> list[str]
         return await sync_tree(bot, guild_id)
 
 
+EXIT_SIGNALLED = {signal.SIGTERM: 0, signal.SIGINT: 130}  # a stop asked for is a clean exit; Ctrl-C is "interrupted"
+
+
+async def serve(bot: commands.Bot, token: str) -> int | None:
+    """Log in, connect and serve until the bot closes; returns the exit code a signal asked for.
+
+    Why our own signal handlers: discord.py's `Client.run` leaves SIGTERM to the default action
+    (the process dies mid-reply, the gateway never closed) and turns SIGINT into a plain return.
+    Here either signal closes the bot (gateway close, HTTP session closed) and `start` returns.
+    """
+    loop = asyncio.get_running_loop()
+    asked: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not asked:
+            log.info("received %s: closing the gateway connection", signal.Signals(signum).name)
+            asked.append(EXIT_SIGNALLED[signum])
+            loop.create_task(bot.close(), name="close-on-signal")
+
+    for signum in EXIT_SIGNALLED:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        async with bot:
+            await bot.start(token)
+    finally:
+        for signum in EXIT_SIGNALLED:
+            loop.remove_signal_handler(signum)
+    return asked[0] if asked else None
+
+
 def run_bot(settings: "Settings", engine: "Engine") -> int:
     """Connect and serve until stopped; returns a process exit code.
 
     The command line checks DISCORD_TOKEN first. Failures are one log line that names the
-    setting, never the token.
+    setting, never the token. SIGTERM closes the connection and exits 0, SIGINT exits 130.
     """
     if settings.discord_token is None:
         raise ValueError("DISCORD_TOKEN is not set")
     discord.utils.setup_logging(level=getattr(logging, settings.log_level))
     bot = create_bot(settings, engine)
+    engine.follow_published()  # another process may publish a build in INDEX_DIR while we serve
     try:
-        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+        signalled = asyncio.run(serve(bot, settings.discord_token.get_secret_value()))
     except discord.LoginFailure:
         log.error(LOGIN_FAILED)
         return 1
     except discord.PrivilegedIntentsRequired:
         log.error(INTENTS_MISSING)
         return 1
-    return 0
+    finally:
+        engine.stop_following()
+    return 0 if signalled is None else signalled
