@@ -200,7 +200,7 @@ class Engine:
         """Pick up builds other processes publish in INDEX_DIR, and keep their cleanup off ours (a serving process)."""
         if self._follower is None:
             self._follower = Follower(self.settings.index_dir, build_params(self.settings).to_dict(),
-                                      lambda: self.index, self.adopt)
+                                      lambda: self.index, self.adopt, rebuilding=lambda: self.reindexing)
             self._follower.start()
 
     def stop_following(self) -> None:

@@ -32,12 +32,14 @@ class Follower:
     """Polls CURRENT and hands each newly published build with the expected params to `adopt`."""
 
     def __init__(self, index_dir: Path, params: dict, current: Callable[[], LoadedIndex],
-                 adopt: Callable[[LoadedIndex], bool], interval: float = FOLLOW_INTERVAL_SECONDS) -> None:
+                 adopt: Callable[[LoadedIndex], bool], interval: float = FOLLOW_INTERVAL_SECONDS,
+                 rebuilding: Callable[[], bool] = lambda: False) -> None:
         self.index_dir = index_dir
         self.params = params
         self.current = current
         self.adopt = adopt
         self.interval = interval
+        self.rebuilding = rebuilding  # this process's own rebuild publishes, then swaps itself: nothing to load
         self.lease = Lease(index_dir)
         self._seen: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) of CURRENT last looked at
         self._refused: str | None = None  # a build already found unusable: not reloaded every second
@@ -87,6 +89,8 @@ class Follower:
             self.lease.hold(live)
             return False
         published = found[0].name
+        if self.rebuilding():
+            return False  # most likely our own build, swapped in a moment; looked at again next tick
         self.lease.hold(live, published)  # pinned before it is read: no cleanup can take it mid-load
         if loading.current_build(self.index_dir) != found:
             return False  # moved on again already; the next tick looks at the newer one
