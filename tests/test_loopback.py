@@ -210,11 +210,19 @@ def test_200_interactions_at_once_are_all_acknowledged_within_3s(bot, discord_se
     assert "error " not in bot.log() and "Traceback" not in bot.log()
 
 
-def test_sigterm_closes_the_gateway_and_exits_0_within_10s(bot, discord_server):
-    bot.send(signal.SIGTERM)
+def test_sigterm_answers_the_questions_in_flight_closes_the_gateway_and_exits_0_within_10s(bot, discord_server):
+    interactions = [interaction_json("ask", {"question": TALKS}, user_id=630_000_000_000_000_000 + n) for n in range(8)]
+    discord_server.dispatch_many([("INTERACTION_CREATE", i) for i in interactions])
+    discord_server.wait_for(lambda: any(r.kind == "callback" for r in discord_server.for_token(interactions[0]["token"])),
+                            10, "the first deferral")
+    bot.send(signal.SIGTERM)  # questions are being answered right now
     started = time.monotonic()
     code = bot.wait(10)
     assert code == 0 and time.monotonic() - started < 10
+    for interaction in interactions:  # each one taken got its answer before the connection closed
+        seen = discord_server.for_token(interaction["token"])
+        if any(r.kind == "callback" and r.json["type"] == 5 for r in seen):
+            assert any(r.kind == "followup" and r.status == 200 for r in seen), "a deferred question lost its answer"
     closes = [payload for _, way, payload in discord_server.gateway_log if way == "closed"]
     assert closes and closes[-1]["code"] == 1000  # the bot closed the websocket itself, normally
     assert "Traceback" not in bot.log()

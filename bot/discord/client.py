@@ -159,7 +159,21 @@ async def sync_commands(settings: "Settings", guild_id: int | None) -> list[str]
         return await sync_tree(bot, guild_id)
 
 
+DRAIN_SECONDS = 5.0  # on SIGTERM/SIGINT, how long questions already taken may take to get their reply
 EXIT_SIGNALLED = {signal.SIGTERM: 0, signal.SIGINT: 130}  # a stop asked for is a clean exit; Ctrl-C is "interrupted"
+
+
+async def close_after_drain(bot: commands.Bot, timeout: float = DRAIN_SECONDS) -> None:
+    """Let the questions already taken get their replies (up to `timeout`), then close.
+
+    Closing at once would close the HTTP session under a question being answered: its follow-up
+    would fail, the member would see "thinking…" forever and the log would get a traceback.
+    """
+    cog = bot.get_cog("Ask")
+    deadline = asyncio.get_running_loop().time() + timeout
+    while getattr(cog, "in_flight", 0) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    await bot.close()
 
 
 async def serve(bot: commands.Bot, token: str) -> int | None:
@@ -167,7 +181,8 @@ async def serve(bot: commands.Bot, token: str) -> int | None:
 
     Why our own signal handlers: discord.py's `Client.run` leaves SIGTERM to the default action
     (the process dies mid-reply, the gateway never closed) and turns SIGINT into a plain return.
-    Here either signal closes the bot (gateway close, HTTP session closed) and `start` returns.
+    Here either signal lets the questions in flight finish (`close_after_drain`), then closes the
+    bot (gateway close, HTTP session closed) and `start` returns.
     """
     loop = asyncio.get_running_loop()
     asked: list[int] = []
@@ -176,7 +191,7 @@ async def serve(bot: commands.Bot, token: str) -> int | None:
         if not asked:
             log.info("received %s: closing the gateway connection", signal.Signals(signum).name)
             asked.append(EXIT_SIGNALLED[signum])
-            loop.create_task(bot.close(), name="close-on-signal")
+            loop.create_task(close_after_drain(bot), name="close-on-signal")
 
     for signum in EXIT_SIGNALLED:
         loop.add_signal_handler(signum, stop, signum)

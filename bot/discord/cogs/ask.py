@@ -38,6 +38,7 @@ class AskCog(commands.Cog, name="Ask"):
     def __init__(self, bot: "QuoteBot") -> None:
         self.bot = bot
         self.slots = asyncio.Semaphore(bot.settings.max_concurrent_asks)
+        self.in_flight = 0  # questions taken and not yet replied to: a SIGTERM waits for them (client.serve)
 
     async def _take_slot(self) -> bool:
         """A slot for one question, or False if none frees up within SLOT_WAIT_SECONDS."""
@@ -62,14 +63,18 @@ class AskCog(commands.Cog, name="Ask"):
         if not await self._take_slot():
             await respond_ephemeral(interaction, messages.BUSY)
             return
+        self.in_flight += 1
         try:
-            await interaction.response.defer(thinking=True)
-            interaction.extras[PUBLIC_THINKING] = True
-            reply = payload.answer_reply(await self.answer(question))
+            try:
+                await interaction.response.defer(thinking=True)
+                interaction.extras[PUBLIC_THINKING] = True
+                reply = payload.answer_reply(await self.answer(question))
+            finally:
+                self.slots.release()
+            await interaction.followup.send(**reply.send_kwargs())
+            interaction.extras.pop(PUBLIC_THINKING, None)
         finally:
-            self.slots.release()
-        await interaction.followup.send(**reply.send_kwargs())
-        interaction.extras.pop(PUBLIC_THINKING, None)
+            self.in_flight -= 1
 
     # --- @mention ------------------------------------------------------------------------------
     def mentions_me(self, message: discord.Message) -> bool:
@@ -109,11 +114,15 @@ class AskCog(commands.Cog, name="Ask"):
         if not await self._take_slot():
             await self._reply(message, payload.notice(messages.BUSY))
             return
+        self.in_flight += 1
         try:
-            reply = payload.answer_reply(await self.answer(self.question_from(message)))
+            try:
+                reply = payload.answer_reply(await self.answer(self.question_from(message)))
+            finally:
+                self.slots.release()
+            await self._reply(message, reply)
         finally:
-            self.slots.release()
-        await self._reply(message, reply)
+            self.in_flight -= 1
 
     @staticmethod
     async def _reply(message: discord.Message, reply: payload.Reply) -> None:
