@@ -183,7 +183,6 @@ class Engine:
         finally:
             self._reindex_lock.release()
 
-
     # --- following other processes' builds ----------------------------------------------------
 
     def adopt(self, index: LoadedIndex) -> bool:
