@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,6 +27,7 @@ DEFAULT_MODEL = BUNDLED_MINILM  # EMBEDDING_MODEL's default: moving it to BUNDLE
 DECLINE_DEFAULTS = {BUNDLED_MINILM: (0.25, 0.55), BUNDLED_E5: (0.78, 0.80)}
 
 IdList = Annotated[list[int], NoDecode]
+DISCORD_API_BASE_URL = "https://discord.com/api"  # DISCORD_API_BASE_URL's default: Discord itself
 
 
 class ConfigError(Exception):
@@ -142,6 +144,11 @@ class Settings(BaseSettings):
         "(answers.json) are kept; unset means a `state` folder beside INDEX_DIR.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
+    discord_api_base_url: str = Field(
+        DISCORD_API_BASE_URL,
+        description="Discord's REST base, without the version; the gateway URL is asked from it (GET "
+        "/gateway/bot). Change it only for a Discord-compatible test server (the tests run one on 127.0.0.1).",
+    )
 
     @model_validator(mode="after")
     def _decline_defaults_follow_the_model(self) -> "Settings":
@@ -166,6 +173,21 @@ class Settings(BaseSettings):
     def state_folder(self) -> Path:
         """STATE_DIR, or `state/` beside the index folder."""
         return self.state_dir if self.state_dir is not None else self.index_dir.parent / "state"
+
+    @field_validator("discord_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """An http(s) URL with a host and nothing after the path: the version is appended to it."""
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host, such as {DISCORD_API_BASE_URL}")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return value.strip().rstrip("/")
 
     @field_validator("guild_ids", "moderator_role_ids", "admin_role_ids", "shard_ids", mode="before")
     @classmethod

@@ -703,6 +703,12 @@ class FakeEngine:
     def reindexing(self) -> bool:
         return self._reindexing
 
+    def follow_published(self) -> None:
+        """A fake has no index folder whose CURRENT another process could move."""
+
+    def stop_following(self) -> None:
+        pass
+
     def reindex(self, progress: Callable[[str, int, int], None] | None = None) -> ReindexReport:
         with self._lock:
             if self._reindexing:

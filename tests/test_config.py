@@ -45,3 +45,18 @@ def test_every_setting_is_documented_in_env_example():
     for name, field in Settings.model_fields.items():
         assert field.description, name
         assert name.upper() in example, f"{name.upper()} missing from .env.example"
+
+
+@pytest.mark.parametrize("value", ["discord.com/api", "ftp://127.0.0.1/api", "http://", "http://127.0.0.1:port/api",
+                                   "http://127.0.0.1/api?v=9", "wss://gateway.discord.gg"])
+def test_a_bad_discord_api_base_url_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("DISCORD_API_BASE_URL", value)
+    with pytest.raises(ConfigError, match="DISCORD_API_BASE_URL"):
+        load_settings()
+
+
+def test_discord_api_base_url_defaults_to_discord_and_drops_a_trailing_slash(monkeypatch):
+    monkeypatch.delenv("DISCORD_API_BASE_URL", raising=False)
+    assert Settings(_env_file=None).discord_api_base_url == "https://discord.com/api"
+    monkeypatch.setenv("DISCORD_API_BASE_URL", "http://127.0.0.1:8080/api/")
+    assert load_settings().discord_api_base_url == "http://127.0.0.1:8080/api"

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import math
+import signal
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -21,6 +22,7 @@ from .. import messages, policy
 from ..config_store import ConfigStore, JsonConfigStore
 from .answer_state import AnswerState
 from .checks import UserCooldowns
+from .endpoint import use_gateway_of, use_rest_base
 from .interactions import asked_language, describe, new_error_id, respond_ephemeral
 from .views import PERSISTENT_ITEMS
 
@@ -118,6 +120,7 @@ class QuoteBot(commands.Bot):
         """Load cogs and, when GUILD_IDS is set, sync commands to those servers (never in on_ready)."""
         await self.load_cogs()
         self.add_dynamic_items(*PERSISTENT_ITEMS)  # buttons of messages sent before this start answer too
+        await use_gateway_of(self, self.settings.discord_api_base_url)
         if self.sync_on_start and self.settings.guild_ids:
             for guild_id in self.settings.guild_ids:
                 names = await sync_tree(self, guild_id)
@@ -167,6 +170,7 @@ def create_bot(
     # The bot never joins voice: skip discord.py's "PyNaCl/davey is not installed" warnings.
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
+    use_rest_base(settings.discord_api_base_url)
     sharded, options = shard_options(settings)
     cls = ShardedQuoteBot if sharded else QuoteBot
     return cls(settings, engine, sync_on_start=sync_on_start, config_store=config_store,
@@ -227,22 +231,70 @@ def setup_logging(level: str) -> None:
         discord.utils.setup_logging(level=getattr(logging, level))
 
 
+DRAIN_SECONDS = 5.0  # on SIGTERM/SIGINT, how long questions already taken may take to get their reply
+EXIT_SIGNALLED = {signal.SIGTERM: 0, signal.SIGINT: 130}  # a stop asked for is a clean exit; Ctrl-C is "interrupted"
+
+
+async def close_after_drain(bot: commands.Bot, timeout: float = DRAIN_SECONDS) -> None:
+    """Let the questions already taken get their replies (up to `timeout`), then close.
+
+    Closing at once would close the HTTP session under a question being answered: its follow-up
+    would fail, the member would see "thinking…" forever and the log would get a traceback.
+    """
+    cog = bot.get_cog("Ask")
+    deadline = asyncio.get_running_loop().time() + timeout
+    while getattr(cog, "in_flight", 0) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    await bot.close()
+
+
+async def serve(bot: commands.Bot, token: str) -> int | None:
+    """Log in, connect and serve until the bot closes; returns the exit code a signal asked for.
+
+    Why our own signal handlers: discord.py's `Client.run` leaves SIGTERM to the default action
+    (the process dies mid-reply, the gateway never closed) and turns SIGINT into a plain return.
+    Here either signal lets the questions in flight finish (`close_after_drain`), then closes the
+    bot (gateway close, HTTP session closed) and `start` returns.
+    """
+    loop = asyncio.get_running_loop()
+    asked: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not asked:
+            log.info("received %s: closing the gateway connection", signal.Signals(signum).name)
+            asked.append(EXIT_SIGNALLED[signum])
+            loop.create_task(close_after_drain(bot), name="close-on-signal")
+
+    for signum in EXIT_SIGNALLED:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        async with bot:
+            await bot.start(token)
+    finally:
+        for signum in EXIT_SIGNALLED:
+            loop.remove_signal_handler(signum)
+    return asked[0] if asked else None
+
+
 def run_bot(settings: "Settings", engine: "Engine") -> int:
     """Connect and serve until stopped; returns a process exit code.
 
     The command line checks DISCORD_TOKEN first. Failures are one log line that names the
-    setting, never the token.
+    setting, never the token. SIGTERM closes the connection and exits 0, SIGINT exits 130.
     """
     if settings.discord_token is None:
         raise ValueError("DISCORD_TOKEN is not set")
     setup_logging(settings.log_level)
     bot = create_bot(settings, engine)
+    engine.follow_published()  # another process may publish a build in INDEX_DIR while we serve
     try:
-        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+        signalled = asyncio.run(serve(bot, settings.discord_token.get_secret_value()))
     except discord.LoginFailure:
         log.error(LOGIN_FAILED)
         return 1
     except discord.PrivilegedIntentsRequired:
         log.error(INTENTS_MISSING)
         return 1
-    return 0
+    finally:
+        engine.stop_following()
+    return 0 if signalled is None else signalled

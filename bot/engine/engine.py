@@ -14,6 +14,7 @@ from ..config import Settings
 from .ann import serve_single_threaded
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
+from .following import Follower
 from .models import Answer, IndexedArticle, Progress, ReindexReport, SourcesReport
 from .quoting import params_for, pick_quotes
 from .reading import Paragraph, article_key, find_by_key, headline_choices, newest_published, paragraph_of, resolve_article
@@ -65,6 +66,7 @@ class Engine:
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
         self._seed_stats: dict = {}  # `sources` re-reads only the seeds files that changed since it last looked
+        self._follower: Follower | None = None
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -232,6 +234,30 @@ class Engine:
             return report
         finally:
             self._reindex_lock.release()
+
+    # --- following other processes' builds ----------------------------------------------------
+
+    def adopt(self, index: LoadedIndex) -> bool:
+        """Answer from `index` (published by another process) from now on; False while this engine rebuilds."""
+        if not self._reindex_lock.acquire(blocking=False):
+            return False
+        try:
+            self._live = _Live(index, self.fusion)
+            return True
+        finally:
+            self._reindex_lock.release()
+
+    def follow_published(self) -> None:
+        """Pick up builds other processes publish in INDEX_DIR, and keep their cleanup off ours (a serving process)."""
+        if self._follower is None:
+            self._follower = Follower(self.settings.index_dir, build_params(self.settings).to_dict(),
+                                      lambda: self.index, self.adopt, rebuilding=lambda: self.reindexing)
+            self._follower.start()
+
+    def stop_following(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
 
 
 def sources_report(manifest: dict, articles: tuple[IndexedArticle, ...], seeds_changed: bool) -> SourcesReport:

@@ -16,9 +16,11 @@ reply. Every answer's buttons carry a key into `answer_state`, so they work afte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import discord
@@ -68,6 +70,7 @@ class AskCog(commands.Cog, name="Ask"):
     def __init__(self, bot: "QuoteBot") -> None:
         self.bot = bot
         self.slots = asyncio.Semaphore(bot.settings.max_concurrent_asks)
+        self.in_flight = 0  # questions taken and not yet replied to: a SIGTERM waits for them (client.serve)
         # A message context-menu command: the target message's text arrives in the interaction
         # itself, so it needs no Message Content intent.
         self.find_sources_menu = app_commands.ContextMenu(name="Find sources", callback=self.find_sources)
@@ -77,6 +80,15 @@ class AskCog(commands.Cog, name="Ask"):
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.find_sources_menu.name, type=self.find_sources_menu.type)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Count a question from its slot to its reply: `in_flight` is what a SIGTERM waits for."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
     async def _take_slot(self) -> bool:
         """A slot for one question, or False if none frees up within SLOT_WAIT_SECONDS."""
@@ -163,21 +175,22 @@ class AskCog(commands.Cog, name="Ask"):
             self.bot.ask_cooldowns.refund(interaction.user.id)  # "ask again in a moment" must hold
             await respond_ephemeral(interaction, messages.localise(messages.BUSY, question_language(question)))
             return
-        try:
-            await interaction.response.defer(ephemeral=private, thinking=True)
-            if not private:
-                interaction.extras[PUBLIC_THINKING] = True
-            reply = await self.compose(request, private=private)
-        finally:
-            self.slots.release()
-        if (not private and not in_thread and here.replies == "thread" and reply.embeds
-                and isinstance(channel, discord.TextChannel)):
-            await self._answer_in_new_thread(interaction, channel, question, reply)
-        else:
-            await interaction.followup.send(**reply.send_kwargs(), ephemeral=private)
-            if in_thread and channel is not None:
-                await asyncio.to_thread(self.bot.answer_state.add_to_thread, channel.id, question)
-        interaction.extras.pop(PUBLIC_THINKING, None)
+        with self.answering():  # a SIGTERM waits for this reply (client.close_after_drain)
+            try:
+                await interaction.response.defer(ephemeral=private, thinking=True)
+                if not private:
+                    interaction.extras[PUBLIC_THINKING] = True
+                reply = await self.compose(request, private=private)
+            finally:
+                self.slots.release()
+            if (not private and not in_thread and here.replies == "thread" and reply.embeds
+                    and isinstance(channel, discord.TextChannel)):
+                await self._answer_in_new_thread(interaction, channel, question, reply)
+            else:
+                await interaction.followup.send(**reply.send_kwargs(), ephemeral=private)
+                if in_thread and channel is not None:
+                    await asyncio.to_thread(self.bot.answer_state.add_to_thread, channel.id, question)
+            interaction.extras.pop(PUBLIC_THINKING, None)
 
     async def _answer_in_new_thread(self, interaction: discord.Interaction, channel: discord.TextChannel,
                                     question: str, reply: payload.Reply) -> None:
@@ -227,12 +240,13 @@ class AskCog(commands.Cog, name="Ask"):
             self.bot.ask_cooldowns.refund(interaction.user.id)
             await respond_ephemeral(interaction, messages.localise(messages.BUSY, language))
             return
-        try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            reply = await self.compose(AskRequest(text), private=True)
-        finally:
-            self.slots.release()
-        await interaction.followup.send(**reply.send_kwargs(), ephemeral=True)
+        with self.answering():  # a SIGTERM waits for this reply (client.close_after_drain)
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                reply = await self.compose(AskRequest(text), private=True)
+            finally:
+                self.slots.release()
+            await interaction.followup.send(**reply.send_kwargs(), ephemeral=True)
 
     # --- the buttons (see views.py) ----------------------------------------------------------------
     async def more_quotes(self, interaction: discord.Interaction, key: str, page: int) -> None:
@@ -244,12 +258,13 @@ class AskCog(commands.Cog, name="Ask"):
         if not await self._take_slot():
             await respond_ephemeral(interaction, messages.localise(messages.BUSY, question_language(request.question)))
             return
-        try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            reply = await self.compose(request, page, private=True)
-        finally:
-            self.slots.release()
-        await interaction.followup.send(**reply.send_kwargs(), ephemeral=True)
+        with self.answering():  # a SIGTERM waits for this reply (client.close_after_drain)
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                reply = await self.compose(request, page, private=True)
+            finally:
+                self.slots.release()
+            await interaction.followup.send(**reply.send_kwargs(), ephemeral=True)
 
     async def full_paragraph(self, interaction: discord.Interaction, article: str, number: int) -> None:
         """The whole paragraph a quote comes from, verbatim, privately."""
@@ -278,15 +293,16 @@ class AskCog(commands.Cog, name="Ask"):
         if not await self._take_slot():
             await respond_ephemeral(interaction, messages.localise(messages.BUSY, question_language(request.question)))
             return
-        try:
-            await interaction.response.defer(thinking=True)
-            interaction.extras[PUBLIC_THINKING] = True
-            shared_by = messages.SHARED_BY.format(user=interaction.user.mention)
-            reply = await self.compose(request, page, private=False, content=shared_by)
-        finally:
-            self.slots.release()
-        await interaction.followup.send(**reply.send_kwargs())
-        interaction.extras.pop(PUBLIC_THINKING, None)
+        with self.answering():  # a SIGTERM waits for this reply (client.close_after_drain)
+            try:
+                await interaction.response.defer(thinking=True)
+                interaction.extras[PUBLIC_THINKING] = True
+                shared_by = messages.SHARED_BY.format(user=interaction.user.mention)
+                reply = await self.compose(request, page, private=False, content=shared_by)
+            finally:
+                self.slots.release()
+            await interaction.followup.send(**reply.send_kwargs())
+            interaction.extras.pop(PUBLIC_THINKING, None)
 
     # --- @mention ------------------------------------------------------------------------------
     def mentions_me(self, message: discord.Message) -> bool:
@@ -338,23 +354,24 @@ class AskCog(commands.Cog, name="Ask"):
             self.bot.ask_cooldowns.refund(message.author.id)
             await self._reply(message, payload.notice(messages.localise(messages.BUSY, language)))
             return
-        try:
-            reply = await self.compose(AskRequest(question, context))
-        finally:
-            self.slots.release()
-        if not in_thread and here.replies == "thread" and reply.embeds and isinstance(channel, discord.TextChannel):
+        with self.answering():  # a SIGTERM waits for this reply (client.close_after_drain)
             try:
-                thread = await message.create_thread(name=thread_name(question),
-                                                     auto_archive_duration=THREAD_AUTO_ARCHIVE_MINUTES)
-                await thread.send(**reply.send_kwargs())
-            except discord.HTTPException:
-                log.warning("could not open a thread on message %s; answering inline", message.id, exc_info=True)
-            else:
-                await asyncio.to_thread(self.bot.answer_state.add_to_thread, thread.id, question)
-                return
-        await self._reply(message, reply)
-        if in_thread:
-            await asyncio.to_thread(self.bot.answer_state.add_to_thread, channel.id, question)
+                reply = await self.compose(AskRequest(question, context))
+            finally:
+                self.slots.release()
+            if not in_thread and here.replies == "thread" and reply.embeds and isinstance(channel, discord.TextChannel):
+                try:
+                    thread = await message.create_thread(name=thread_name(question),
+                                                         auto_archive_duration=THREAD_AUTO_ARCHIVE_MINUTES)
+                    await thread.send(**reply.send_kwargs())
+                except discord.HTTPException:
+                    log.warning("could not open a thread on message %s; answering inline", message.id, exc_info=True)
+                else:
+                    await asyncio.to_thread(self.bot.answer_state.add_to_thread, thread.id, question)
+                    return
+            await self._reply(message, reply)
+            if in_thread:
+                await asyncio.to_thread(self.bot.answer_state.add_to_thread, channel.id, question)
 
     @staticmethod
     async def _point_elsewhere(message: discord.Message, text: str) -> None:

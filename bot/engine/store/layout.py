@@ -10,6 +10,7 @@
                              sentence_table.npy, sentence_dense.faiss, sentence_bm25/ (every
                              sentence searched on its own, see store/sentence_search.py)
     index/.lock              held (flock) while a build runs, so two builders never race
+    index/leases/PID-X.json  the builds a serving process still answers from (`leases`): cleanup keeps them
 
 A build is written into a hidden sibling folder, fsynced, renamed into place, and only then made
 live by replacing CURRENT (`publishing`). A killed or failed build therefore leaves the previous
@@ -29,6 +30,7 @@ FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 BUILDS = "builds"
 LOCK = ".lock"
+LEASES = "leases"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 One builder at a time holds the folder's lock (`build_lock`). A build is written into a hidden
 staging folder, fsynced, renamed into `builds/`, and only then published by atomically replacing
 CURRENT (`_publish`, the one step that changes what readers see); old builds and the leftovers of
-killed builds are removed after that (`_collect_garbage`). A failure at any point before the swap
+killed builds are removed after that (`_collect_garbage`), except builds another process still
+serves (`leases`). A failure at any point before the swap
 leaves the previous index exactly as it was.
 """
 
@@ -29,6 +30,7 @@ from .sentence_search import SentenceSearch
 from ..models import Progress, Skipped
 from .assembly import Assembly
 from .layout import BUILDS, CURRENT, FORMAT_VERSION, LOCK, BuildParams, sha256_file, timestamp
+from .leases import leased_builds
 from .loading import LoadedIndex, load
 
 
@@ -156,9 +158,10 @@ def _publish(index_dir: Path, name: str, manifest_path: Path) -> None:
 
 
 def _collect_garbage(index_dir: Path, keep: str) -> None:
-    """Old builds and leftovers of killed builds; the live one is never touched."""
+    """Old builds and leftovers of killed builds; the live one and any build a live process leases are never touched."""
+    leased = leased_builds(index_dir)
     for path in (index_dir / BUILDS).iterdir():
-        if path.name != keep:
+        if path.name != keep and path.name not in leased:
             shutil.rmtree(path, ignore_errors=True)
     for path in index_dir.glob(f".{CURRENT}.*"):
         path.unlink(missing_ok=True)
