@@ -37,14 +37,18 @@ class BoundedCache(Generic[K, V]):
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        """The cached value for `key`, or `make()`'s, kept if it fits."""
+    def peek(self, key: K) -> V | None:
+        """The cached value for `key` (now the most recently used), or None. No closure to build:
+        this sits on every passage a question reads."""
         with self._lock:
             found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found[0]
-        value = make()  # outside the lock: decoding may take a while, and two makers agree anyway
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[0]
+
+    def put(self, key: K, value: V) -> V:
+        """Keep `value` if it fits (evicting the least recently used), and return it."""
         size = self._size(value)
         if size > self.max_bytes:
             return value
@@ -56,6 +60,11 @@ class BoundedCache(Generic[K, V]):
                     _, (_, dropped) = self._entries.popitem(last=False)
                     self._bytes -= dropped
         return value
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        """The cached value for `key`, or `make()`'s, kept if it fits."""
+        found = self.peek(key)
+        return found if found is not None else self.put(key, make())
 
     @property
     def bytes(self) -> int:

@@ -59,12 +59,15 @@ class ArticleTable(Mapping[str, Article]):
         return bytes(self._texts[meta.text_offset : meta.text_offset + meta.text_bytes]).decode("utf-8")
 
     def text(self, i: int) -> str:
-        return self.decoded.get(i, lambda: self._decode_uncached(i))
+        found = self.decoded.peek(i)
+        return found if found is not None else self.decoded.put(i, self._decode_uncached(i))
 
     def at(self, i: int) -> Article:
         meta = self.metas[i]
         text = self.text(i)
-        structure = self._structures.get(i, lambda: article_structure(meta.source, text, meta.body_start))
+        structure = self._structures.peek(i)
+        if structure is None:
+            structure = self._structures.put(i, article_structure(meta.source, text, meta.body_start))
         return Article(meta.source, meta.title, meta.dateline, text, meta.sha256, meta.body_start,
                        meta.published, meta.metadata, structure)
 
