@@ -144,7 +144,10 @@ def test_run_logs_each_line_once(tmp_path):
         "async def refuse(self, token):\n"
         "    raise discord.LoginFailure('Improper token has been passed.')\n"
         "discord.http.HTTPClient.static_login = refuse  # Discord is unreachable: refuse the login here\n"
-        "cli.open_engine = lambda settings: None  # no model: the lines logged around login are the point\n"
+        "class NoEngine:  # no model: the lines logged around login are the point\n"
+        "    def follow_published(self): pass\n"
+        "    def stop_following(self): pass\n"
+        "cli.open_engine = lambda settings: NoEngine()\n"
         f"sys.exit(cli.main(['run', '--index', {str(tmp_path)!r}]))\n"
     )
     result = _run_in_process(probe)

@@ -769,9 +769,10 @@ def test_failed_login_returns_nonzero_without_leaking_the_token(
     """The real login (discord.py's HTTP client, a real socket) against a server that refuses the token,
     with the bot's own logging set up at DEBUG: the token is in the Authorization header and nowhere else."""
     token = "MTIzNDU2Nzg5.secret-token-value.xyz"
-    settings = make_settings(discord_token=token, log_level="DEBUG")
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # put back after the test
     with RefusingDiscord() as server:
-        monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{server.port}/api/v10")
+        settings = make_settings(discord_token=token, log_level="DEBUG",
+                                 discord_api_base_url=f"http://127.0.0.1:{server.port}/api")
         with caplog.at_level(logging.DEBUG):
             code = run_bot(settings, FakeEngine())
     assert code == 1
