@@ -45,7 +45,8 @@ def bot(discord_server, engine, settings, tmp_path_factory):
     root = tmp_path_factory.mktemp("loopback-bot")
     seeds = root / "seeds"
     shutil.copytree(settings.seeds_dir, seeds)
-    process = BotProcess(discord_server, root / "work", seeds=seeds, index=copy_index(settings.index_dir, root / "index"))
+    process = BotProcess(discord_server, root / "work", seeds=seeds, index=copy_index(settings.index_dir, root / "index"),
+                         SHARDED="true")  # AutoShardedBot here; tests/test_shared_index.py runs the plain bot
     process.start()
     yield process
     process.stop()
