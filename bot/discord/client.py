@@ -24,10 +24,16 @@ from .interactions import describe, new_error_id, respond_ephemeral
 if TYPE_CHECKING:
     from ..config import Settings
     from ..engine.engine import Engine
+    from ..storage.database import Database
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.discord.cogs.ask", "bot.discord.cogs.sources", "bot.discord.cogs.admin")
+COGS = (
+    "bot.discord.cogs.ask", "bot.discord.cogs.sources", "bot.discord.cogs.admin",
+    # issue 15: records, feedback, reports, articles, privacy (each needs `bot.database`)
+    "bot.discord.cogs.feedback", "bot.discord.cogs.gaps", "bot.discord.cogs.stats",
+    "bot.discord.cogs.articles", "bot.discord.cogs.privacy",
+)
 LOGIN_FAILED = "Discord refused the token (DISCORD_TOKEN): check it in the developer portal."
 INTENTS_MISSING = (
     "Discord refused the Message Content intent: enable it for the bot in the developer portal "
@@ -61,7 +67,8 @@ class QuoteTree(app_commands.CommandTree):
 class QuoteBot(commands.Bot):
     """The bot. Slash commands live in three cogs; @mentions are handled by the ask cog."""
 
-    def __init__(self, settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True) -> None:
+    def __init__(self, settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True,
+                 database: "Database | None" = None) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # to read the question in an @mention
         super().__init__(
@@ -75,6 +82,7 @@ class QuoteBot(commands.Bot):
         self.engine = engine
         self.ask_cooldowns = UserCooldowns(settings.ask_cooldown_seconds)
         self.sync_on_start = sync_on_start
+        self.database = database  # None: nothing is recorded, and the commands that need records say so
 
     def __repr__(self) -> str:  # never show settings (and so never the token)
         return f"<{type(self).__name__} user={self.user!s}>"
@@ -106,13 +114,14 @@ class ShardedQuoteBot(QuoteBot, commands.AutoShardedBot):
     """Same bot on discord.py's AutoShardedBot (Discord picks the shard count)."""
 
 
-def create_bot(settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True) -> QuoteBot:
+def create_bot(settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True,
+               database: "Database | None" = None) -> QuoteBot:
     """`ShardedQuoteBot` when SHARDED is true, else `QuoteBot`."""
     # The bot never joins voice: skip discord.py's "PyNaCl/davey is not installed" warnings.
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
     cls = ShardedQuoteBot if settings.sharded else QuoteBot
-    return cls(settings, engine, sync_on_start=sync_on_start)
+    return cls(settings, engine, sync_on_start=sync_on_start, database=database)
 
 
 async def sync_tree(bot: commands.Bot, guild_id: int | None) -> list[str]:
@@ -155,7 +164,7 @@ async def sync_commands(settings: "Settings", guild_id: int | None) -> list[str]
         return await sync_tree(bot, guild_id)
 
 
-def run_bot(settings: "Settings", engine: "Engine") -> int:
+def run_bot(settings: "Settings", engine: "Engine", database: "Database | None" = None) -> int:
     """Connect and serve until stopped; returns a process exit code.
 
     The command line checks DISCORD_TOKEN first. Failures are one log line that names the
@@ -164,7 +173,7 @@ def run_bot(settings: "Settings", engine: "Engine") -> int:
     if settings.discord_token is None:
         raise ValueError("DISCORD_TOKEN is not set")
     discord.utils.setup_logging(level=getattr(logging, settings.log_level))
-    bot = create_bot(settings, engine)
+    bot = create_bot(settings, engine, database=database)
     try:
         bot.run(settings.discord_token.get_secret_value(), log_handler=None)
     except discord.LoginFailure:

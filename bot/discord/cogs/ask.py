@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from ... import messages
 from .. import checks, payload
+from . import feedback
 from ..interactions import PUBLIC_THINKING, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
@@ -65,10 +66,12 @@ class AskCog(commands.Cog, name="Ask"):
         try:
             await interaction.response.defer(thinking=True)
             interaction.extras[PUBLIC_THINKING] = True
-            reply = payload.answer_reply(await self.answer(question))
+            answer = await self.answer(question)
         finally:
             self.slots.release()
-        await interaction.followup.send(**reply.send_kwargs())
+        votes = await feedback.remember(self.bot, guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+                                        member_id=interaction.user.id, language=str(interaction.locale), answer=answer)
+        await interaction.followup.send(**payload.answer_reply(answer).send_kwargs(), **votes)
         interaction.extras.pop(PUBLIC_THINKING, None)
 
     # --- @mention ------------------------------------------------------------------------------
@@ -110,15 +113,18 @@ class AskCog(commands.Cog, name="Ask"):
             await self._reply(message, payload.notice(messages.BUSY))
             return
         try:
-            reply = payload.answer_reply(await self.answer(self.question_from(message)))
+            answer = await self.answer(self.question_from(message))
         finally:
             self.slots.release()
-        await self._reply(message, reply)
+        votes = await feedback.remember(self.bot, guild_id=getattr(message.guild, "id", None),
+                                        channel_id=message.channel.id, member_id=message.author.id,
+                                        language=None, answer=answer)
+        await self._reply(message, payload.answer_reply(answer), **votes)
 
     @staticmethod
-    async def _reply(message: discord.Message, reply: payload.Reply) -> None:
+    async def _reply(message: discord.Message, reply: payload.Reply, **extra: Any) -> None:
         try:
-            await message.reply(**reply.send_kwargs(), mention_author=False)
+            await message.reply(**reply.send_kwargs(), **extra, mention_author=False)
         except discord.HTTPException:
             log.warning("could not reply to message %s", message.id, exc_info=True)
 
