@@ -44,6 +44,7 @@ class ArticlesCog(commands.Cog, name="Articles"):
     articles = app_commands.Group(
         name="articles", description="Add, remove or restore articles (administrators).",
         default_permissions=discord.Permissions(administrator=True), guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
     )
 
     def __init__(self, bot: "QuoteBot") -> None:
