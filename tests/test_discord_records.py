@@ -23,6 +23,7 @@ from bot import messages
 from bot.discord.client import command_payloads
 from bot.engine.engine import Engine
 from bot.storage import records
+from bot.storage.gaps import gap_questions
 from bot.storage.stats import collect_stats
 from discord_harness import (
     ADMIN_ROLE_ID, CHANNEL_ID, EVERYONE_PERMS, GUILD_ID, MOD_ROLE_ID, OTHER_USER_ID, USER_ID, FakeDiscord,
@@ -362,7 +363,10 @@ async def test_remove_then_restore_gives_back_the_same_answers(database: Any, ow
         fake.clear()  # nobody else may confirm
         await run_interaction(bot, button_payload(confirm["custom_id"], message_of(asking), user_id=OTHER_USER_ID, roles=[ADMIN_ROLE_ID]))
         assert only_text(fake) == messages.NOT_YOUR_CONFIRMATION
-        assert (own_engine.settings.seeds_dir / target).exists()
+        index = own_engine.index
+        await asyncio.sleep(0.3)  # time enough for a removal that did not wait for the button
+        assert (own_engine.settings.seeds_dir / target).exists() and own_engine.index is index
+        assert not pending.done()  # still waiting for the admin's answer
         fake.clear()
         await run_interaction(bot, button_payload(confirm["custom_id"], message_of(asking), roles=[ADMIN_ROLE_ID]))
         await pending
@@ -457,3 +461,34 @@ async def test_without_a_database_the_record_commands_say_so(fake: FakeDiscord, 
         await run_interaction(bot, slash_payload("ask", {"question": TOPIC}))
     assert [r.body.get("content") for r in fake.of_kind("callback")][:2] == [messages.NO_DATABASE] * 2
     assert not fake.of_kind("followup")[0].json.get("components")  # no buttons without records
+
+
+# --- retention ------------------------------------------------------------------------------------------------
+async def test_old_records_are_purged_when_the_bot_starts(database: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    for age, text in ((40, "old question"), (5, "recent question")):
+        records.record_question(database, records.AskedQuestion(
+            guild_id=GUILD_ID, channel_id=CHANNEL_ID, member_id=USER_ID, text=text, language=None, answered=False,
+            reason="declined", best_dense=0.1, coverage=0.0, asked_at=now - timedelta(days=age)))
+    async with running_bot(FakeEngine(), make_settings(log_retention_days=30), fake, monkeypatch, database=database) as bot:
+        for _ in range(200):  # the purge loop's first run starts with the cog, in a worker thread
+            if [row.text for row in gap_questions(database, 365)] == ["recent question"]:
+                break
+            await asyncio.sleep(0.02)
+        assert bot.get_cog("Privacy").purge_loop.is_running()
+    assert [row.text for row in gap_questions(database, 365)] == ["recent question"]
+
+
+async def test_an_unreachable_database_never_stops_an_answer(database: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise OSError("database is gone")
+
+    monkeypatch.setattr(records, "record_question", broken)
+    engine = FakeEngine()
+    async with running_bot(engine, make_settings(), fake, monkeypatch, database=database) as bot:
+        await run_interaction(bot, slash_payload("ask", {"question": TOPIC}))
+    [answer] = fake.of_kind("followup")
+    assert answer.json["embeds"] and not answer.json.get("components")  # the quotes went out, without buttons
+    assert any("recording a question" in record.getMessage() for record in caplog.records)

@@ -106,6 +106,14 @@ class QuoteBot(commands.Bot):
         gc.collect()
         gc.freeze()
 
+    async def close(self) -> None:
+        """Stop the cogs' background loops (the retention purge), then disconnect."""
+        for cog in list(self.cogs.values()):
+            stop = getattr(cog, "stop_background", None)
+            if stop is not None:
+                stop()
+        await super().close()
+
     async def on_ready(self) -> None:
         log.info("logged in as %s (%s); %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 

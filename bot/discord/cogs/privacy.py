@@ -39,6 +39,10 @@ class PrivacyCog(commands.Cog, name="Privacy"):
             self.purge_loop.start()  # the first run is now, at start
 
     async def cog_unload(self) -> None:
+        self.stop_background()
+
+    def stop_background(self) -> None:
+        """Called by the bot's `close`: no purge is left sleeping past the bot."""
         self.purge_loop.cancel()
 
     async def purge_once(self) -> int:
