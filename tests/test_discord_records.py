@@ -492,3 +492,32 @@ async def test_an_unreachable_database_never_stops_an_answer(database: Any, fake
     [answer] = fake.of_kind("followup")
     assert answer.json["embeds"] and not answer.json.get("components")  # the quotes went out, without buttons
     assert any("recording a question" in record.getMessage() for record in caplog.records)
+
+
+async def test_gaps_pages_turn_for_the_moderator_who_asked(database: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    class Embedder:  # every question its own row: 20 rows, 8 a page
+        def encode_queries(self, texts: list[str]) -> Any:
+            return np.eye(len(texts), 32, dtype=np.float32)
+
+    engine = FakeEngine()
+    engine.embedder = Embedder()
+    for number in range(20):
+        records.record_question(database, records.AskedQuestion(
+            guild_id=GUILD_ID, channel_id=CHANNEL_ID, member_id=USER_ID, text=f"Off-topic question number {number}?",
+            language=None, answered=False, reason="declined", best_dense=0.1, coverage=0.0))
+    async with running_bot(engine, make_settings(), fake, monkeypatch, database=database) as bot:
+        await run_interaction(bot, slash_payload("gaps", roles=[MOD_ROLE_ID]))
+        [first] = fake.of_kind("followup")
+        assert len(first.json["embeds"][0]["fields"]) == 8
+        assert first.json["embeds"][0]["footer"]["text"] == messages.SOURCES_PAGE.format(page=1, pages=3)
+        previous, following = buttons(first)
+        fake.clear()
+        await run_interaction(bot, button_payload(following["custom_id"], first.response, user_id=OTHER_USER_ID, roles=[MOD_ROLE_ID]))
+        assert only_text(fake) == messages.NOT_YOUR_PAGES
+        fake.clear()
+        await run_interaction(bot, button_payload(following["custom_id"], first.response, roles=[MOD_ROLE_ID]))
+        [turned] = fake.requests
+        assert turned.json["type"] == 7
+        assert turned.body["embeds"][0]["fields"][0]["name"] == messages.GAPS_ROW_NAME.format(rank=9, count=1)
