@@ -488,7 +488,7 @@ async def test_event_loop_never_blocked_while_ask_and_reindex_run(bot_engine: An
     if isinstance(bot_engine, FakeEngine):
         bot_engine.ask_delay = 0.2  # a slow, blocking ask: must run in a worker thread
     gated = GatedEngine(bot_engine)
-    settings = make_settings(max_concurrent_asks=len(DEV_QUESTIONS))  # every question gets a slot
+    settings = make_settings(max_concurrent_asks=len(DEV_QUESTIONS) + 1)  # every question gets a slot
     database = open_database(f"sqlite:///{tmp_path / 'bot.db'}")  # every question is recorded, too
     async with running_bot(gated, settings, fake, monkeypatch, database=database) as bot:
         async with Heartbeat() as heartbeat:
