@@ -581,7 +581,7 @@ async def test_setup_hook_syncs_commands_to_configured_guilds(fake: FakeDiscord,
     syncs = fake.of_kind("sync")
     assert [request.url.rsplit("/guilds/", 1)[1] for request in syncs] == ["111/commands", "222/commands"]
     for request in syncs:
-        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex"}
+        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex", "gaps", "stats", "articles", "forget-me"}
 
 
 async def test_no_sync_without_guild_ids(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
