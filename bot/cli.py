@@ -1,4 +1,4 @@
-"""The command line: index, ask, sources, sync, run, eval, bench.
+"""The command line: index, ask, sources, sync, run, gaps, eval, bench.
 
 Heavy libraries (torch, sentence-transformers, discord.py) are imported inside the commands that
 need them, so `sources` and `sync --dry-run` start in a fraction of a second. Every failure a user
@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true", help="print the command payloads; needs no token")
 
     commands.add_parser("run", parents=[common], help="start the Discord bot (DISCORD_TOKEN)")
+
+    gaps = commands.add_parser("gaps", parents=[common], help="questions the bot declined or that got a thumbs down, grouped")
+    gaps.add_argument("--days", type=int, default=30, metavar="N", help="how many days back (default 30)")
+    gaps.add_argument("--guild", type=int, default=None, metavar="ID", help="one server only (default: every server)")
+    gaps.add_argument("--csv", action="store_true", help="CSV: count, declined, downvoted, last_asked, example")
 
     evaluate = commands.add_parser("eval", help="measure answer quality")
     kinds = evaluate.add_subparsers(dest="kind", required=True, parser_class=_Parser)
@@ -270,12 +275,58 @@ def _token(settings: Settings) -> str:
     return settings.discord_token.get_secret_value()
 
 
+def open_records(settings: Settings):  # -> Database; the type is imported lazily
+    """The database (DATABASE_URL, or SQLite beside the index), migrated to the newest schema."""
+    from .storage.database import DatabaseError, open_database
+
+    try:
+        return open_database(settings.database)
+    except DatabaseError as error:
+        raise Failure(str(error)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _token(settings)
     from .discord.client import run_bot
 
-    return run_bot(settings, open_engine(settings))
+    database = open_records(settings)
+    return run_bot(settings, open_engine(settings), database)
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    """What /gaps shows, for an admin on the machine: a table, or CSV with --csv."""
+    import csv
+
+    if args.days < 1:
+        raise UsageError("--days must be at least 1")
+    settings = _settings(args)
+    from .storage import gaps
+
+    database = open_records(settings)
+    items = gaps.gap_questions(database, args.days, guild_id=args.guild)
+    rows: list[gaps.GapRow] = []
+    if items:
+        from .engine.embedding import EmbeddingError, make_embedder
+
+        try:
+            embedder = make_embedder(settings)
+        except EmbeddingError as error:
+            raise Failure(str(error)) from None
+        rows = gaps.group_gaps(items, embedder.encode_queries, settings.gaps_similarity)
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["count", "declined", "downvoted", "last_asked", "example"])
+        for row in rows:
+            writer.writerow([row.count, row.declined, row.downvoted, row.last_asked.isoformat(), row.example])
+        return EXIT_OK
+    if not rows:
+        print(f"no declined or thumbs-down questions in the last {args.days} days")
+        return EXIT_OK
+    print(f"{'count':>5}  {'declined':>8}  {'downvoted':>9}  {'last asked':10}  example")
+    for row in rows:
+        print(f"{row.count:>5}  {row.declined:>8}  {row.downvoted:>9}  {row.last_asked:%Y-%m-%d}  {row.example}")
+    return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -303,7 +354,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "index": cmd_index, "ask": cmd_ask, "sources": cmd_sources, "sync": cmd_sync,
-    "run": cmd_run, "eval": cmd_eval, "bench": cmd_bench,
+    "run": cmd_run, "gaps": cmd_gaps, "eval": cmd_eval, "bench": cmd_bench,
 }
 
 

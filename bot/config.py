@@ -26,6 +26,13 @@ DEFAULT_MODEL = BUNDLED_MINILM  # EMBEDDING_MODEL's default: moving it to BUNDLE
 # share no words with them, so they must reach CONFIDENT_DENSE_SCORE (they score 0.79 to 0.80).
 DECLINE_DEFAULTS = {BUNDLED_MINILM: (0.25, 0.55), BUNDLED_E5: (0.78, 0.80)}
 
+# /gaps groups two questions when their embeddings' cosine reaches this: a general paraphrase cut-off
+# per model, not tuned on any question set. MiniLM: 0.75, the threshold sentence-transformers' own
+# `community_detection` uses by default and in its example that groups Quora duplicate questions
+# with all-MiniLM-L6-v2. e5 squeezes every cosine into 0.70-0.91 (above), so its cut-off sits
+# higher; 0.90 is a placeholder not yet checked against paraphrases.
+PARAPHRASE_DEFAULTS = {BUNDLED_MINILM: 0.75, BUNDLED_E5: 0.90}
+
 IdList = Annotated[list[int], NoDecode]
 DISCORD_API_BASE_URL = "https://discord.com/api"  # DISCORD_API_BASE_URL's default: Discord itself
 
@@ -47,6 +54,23 @@ class Settings(BaseSettings):
     index_dir: Path = Field(REPO_ROOT / "index", description="Folder holding the built index.")
     max_file_bytes: int = Field(
         5_000_000, gt=0, description="Seeds files larger than this are refused (named in a warning)."
+    )
+    archive_dir: Path | None = Field(
+        None,
+        description="Where /articles remove moves an article (never indexed; /articles restore brings it back); "
+        "unset means a folder beside SEEDS_DIR named after it with '-archive' appended.",
+    )
+
+    # --- the database (questions, feedback, article changes, /config) --------------------------
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database: sqlite:///PATH or postgresql://USER:PASS@HOST/DB "
+        "(several bot processes may share one PostgreSQL); unset means a SQLite file INDEX_DIR/bot.db.",
+    )
+    log_retention_days: int = Field(
+        90, ge=0, le=36_500,
+        description="Questions, their quotes and feedback older than this many days are purged (at start and "
+        "daily); 0 keeps them forever.",
     )
 
     # --- embedding -----------------------------------------------------------------------------
@@ -106,6 +130,12 @@ class Settings(BaseSettings):
         "a faster build, steadier recall on near-duplicate news) or hnsw.",
     )
 
+    gaps_similarity: float = Field(
+        0.75, gt=0.0, le=1.0,
+        description="/gaps counts two questions as one when their cosine reaches this (default: per model, "
+        "PARAPHRASE_DEFAULTS).",
+    )
+
     # --- Discord -------------------------------------------------------------------------------
     discord_token: SecretStr | None = Field(None, description="Bot token from the Discord developer portal.")
     guild_ids: IdList = Field(default_factory=list, description="Servers to sync commands to at start (comma-separated).")
@@ -157,6 +187,8 @@ class Settings(BaseSettings):
             self.min_dense_score = minimum
         if "confident_dense_score" not in self.model_fields_set:
             self.confident_dense_score = confident
+        if "gaps_similarity" not in self.model_fields_set:
+            self.gaps_similarity = PARAPHRASE_DEFAULTS.get(self.embedding_model, PARAPHRASE_DEFAULTS[BUNDLED_MINILM])
         return self
 
     @model_validator(mode="after")
@@ -188,6 +220,32 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("has an invalid port") from None
         return value.strip().rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "sqlite+pysqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("must start with sqlite:/// or postgresql:// (other databases are not supported)")
+        return value
+
+    @model_validator(mode="after")
+    def _archive_outside_seeds(self) -> "Settings":
+        if self.archive.resolve().is_relative_to(self.seeds_dir.resolve()):
+            raise ValueError("ARCHIVE_DIR must not be inside SEEDS_DIR: archived articles would be indexed again")
+        return self
+
+    @property
+    def archive(self) -> Path:
+        """The archive folder, ARCHIVE_DIR or its default beside the seeds folder."""
+        return self.archive_dir or self.seeds_dir.with_name(self.seeds_dir.name + "-archive")
+
+    @property
+    def database(self) -> str:
+        """The database URL to open: DATABASE_URL, or the SQLite file beside the index."""
+        url = self.database_url or f"sqlite:///{self.index_dir / 'bot.db'}"
+        if url.startswith(("postgresql://", "postgres://")):  # psycopg 3, not SQLAlchemy's psycopg2 default
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
 
     @field_validator("guild_ids", "moderator_role_ids", "admin_role_ids", "shard_ids", mode="before")
     @classmethod

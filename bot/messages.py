@@ -124,6 +124,63 @@ CONFIG_WHERE_CHANNEL = "in {channel}"
 CONFIG_BAD_VALUE = "{key} takes {expected}."
 CONFIG_UNKNOWN_KEY = "Unknown setting {key}. Settings: {keys}."
 
+# --- Discord: records, feedback and privacy (bot/discord/cogs/feedback.py, privacy.py) ---------------
+NO_DATABASE = "This bot keeps no records here (no database is set up)."
+DATABASE_ERROR = "The bot's records cannot be reached right now. Error id: {error_id}."
+VOTE_UP = "\N{THUMBS UP SIGN}"
+VOTE_DOWN = "\N{THUMBS DOWN SIGN}"
+VOTE_RECORDED = "Thanks: your {vote} on this answer is recorded. Only you can see this."
+VOTE_CHANGED = "Your vote on this answer is now {vote}. Only you can see this."
+VOTE_SAME = "You already gave this answer a {vote}. Only you can see this."
+VOTE_GONE = "This answer's record has been erased, so it takes no votes."
+FORGET_CONFIRM = (
+    "Erase every record of you: your questions, the quotes they got, your votes, and your id on "
+    "article and setting changes? This cannot be undone."
+)
+FORGET_BUTTON = "Erase my records"
+FORGET_DONE = "Done: {count} records erased or cleared. The bot's database holds nothing with your id."
+CONFIRM = "Confirm"
+CANCEL = "Cancel"
+CANCELLED = "Cancelled: nothing was changed."
+NOT_YOUR_CONFIRMATION = "Only the person who ran the command can answer this."
+
+# --- Discord: /gaps -------------------------------------------------------------------------------------
+GAPS_TITLE = "Declined or \N{THUMBS DOWN SIGN} questions, last {days} days"
+GAPS_SUMMARY = "{questions} questions in {rows} groups, most frequent first."
+GAPS_EMPTY = "No question was declined or got a \N{THUMBS DOWN SIGN} in the last {days} days."
+GAPS_ROW_NAME = "{rank}. Asked {count} times"
+GAPS_ROW_VALUE = "{example}\n{declined} declined · {downvoted} with \N{THUMBS DOWN SIGN} · last asked {last}"
+NOT_YOUR_PAGES = "Only the person who ran the command can turn these pages."
+
+# --- Discord: /stats -------------------------------------------------------------------------------------
+STATS_TITLE = "Questions, last {days} days"
+STATS_SUMMARY = (
+    "{asked} questions: {answered} answered ({answered_share:.0%}), {declined} declined ({declined_share:.0%}).\n"
+    "Feedback: {up} \N{THUMBS UP SIGN} · {down} \N{THUMBS DOWN SIGN}"
+)
+STATS_PER_DAY = "Per day"
+STATS_DAY = "{day}: {asked} asked, {answered} answered, {declined} declined"
+STATS_NO_QUESTIONS = "No questions in this period."
+STATS_CHANNELS = "Busiest channels"
+STATS_CHANNEL = "<#{channel_id}>: {count}"
+CHART_ANSWERED = "answered"
+CHART_DECLINED = "declined"
+CHART_OTHER = "other"
+CHART_QUESTIONS = "questions"
+
+# --- Discord: /articles, and the changes /sources shows ----------------------------------------------------
+ARTICLE_ADDED = "Saved {source} and re-indexed."
+ARTICLE_REMOVE_CONFIRM = "Move {source} to the archive and re-index? /articles restore brings it back."
+ARTICLE_REMOVED = "Moved {source} to the archive and re-indexed."
+ARTICLE_RESTORED = "Restored {source} and re-indexed."
+ARTICLE_REFUSED = "Refused {name}: {reason}. Nothing was changed."
+ARTICLE_TOO_LARGE = "the file is {size:,} bytes, over the limit of {limit:,} bytes (MAX_FILE_BYTES)"
+ARTICLE_DOWNLOAD_FAILED = "the attachment could not be downloaded from Discord"
+SOURCES_CHANGES = "Latest changes"
+SOURCES_CHANGE = "{when} · {action} {source} by {actor}"
+SOURCES_CHANGE_ACTIONS = {"add": "added", "remove": "archived", "restore": "restored"}
+SOURCES_CHANGE_ERASED = "a member who erased their records"
+
 # --- the same words in the community's other languages ----------------------------------------------
 # What a member reads in reply to their own question (a decline, "busy", a cooldown, an error, an
 # answer's frame) comes in the question's language (`bot.language`); quotes stay verbatim, and

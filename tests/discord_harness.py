@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import re
 import tempfile
 import threading
@@ -248,7 +249,10 @@ class FakeDiscord:
         fake = self
 
         async def webhook_request(adapter: AsyncWebhookAdapter, route: Any, session: Any, **kwargs: Any) -> Any:
-            return await fake._record(route, kwargs.get("payload"), kwargs.get("params"))
+            body = kwargs.get("payload")
+            if body is None and kwargs.get("multipart"):  # a message with files: its JSON is one part
+                body = next((json.loads(part["value"]) for part in kwargs["multipart"] if part["name"] == "payload_json"), None)
+            return await fake._record(route, body, kwargs.get("params"))
 
         async def http_request(route: Any, **kwargs: Any) -> Any:
             return await fake._record(route, kwargs.get("json"), kwargs.get("params"))
@@ -277,10 +281,11 @@ class FakeDiscord:
 # --- building the bot ----------------------------------------------------------------------------
 @asynccontextmanager
 async def running_bot(
-    engine: Any, settings: Settings, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+    engine: Any, settings: Settings, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, database: Any = None
 ) -> AsyncIterator[QuoteBot]:
-    """A bot with its cogs loaded and its user set, as after login, but never connected."""
-    bot = create_bot(settings, engine)
+    """A bot with its cogs loaded and its user set, as after login, but never connected
+    (recording into `database` when one is given)."""
+    bot = create_bot(settings, engine, database=database)
     fake.install(monkeypatch, bot)
     await bot._async_setup_hook()  # what login() does first: bind the running loop
     state = bot._connection
@@ -754,6 +759,9 @@ class GatedEngine:
 
     def ask(self, question: str, **kwargs: Any) -> Answer:
         return self.inner.ask(question, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # embedder, add_article, ...: the inner engine's
+        return getattr(self.inner, name)
 
     def sources(self) -> SourcesReport:
         return self.inner.sources()

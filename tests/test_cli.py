@@ -194,7 +194,7 @@ def test_sync_dry_run_lists_every_command_with_its_permissions():
     result = run("sync", "--dry-run")
     assert result.returncode == 0, result.stderr
     commands = {command["name"]: command for command in json.loads(result.stdout)}
-    assert set(commands) == {"ask", "sources", "reindex", "config", "Find sources"}
+    assert set(commands) == {"ask", "sources", "reindex", "config", "Find sources", "gaps", "stats", "articles", "forget-me"}
     assert commands["Find sources"]["type"] == 3 and commands["Find sources"]["default_member_permissions"] is None
     assert int(commands["config"]["default_member_permissions"]) == 1 << 5  # Manage Server
     assert [sub["name"] for sub in commands["config"]["options"]] == ["show", "set", "clear"]

@@ -60,3 +60,23 @@ def test_discord_api_base_url_defaults_to_discord_and_drops_a_trailing_slash(mon
     assert Settings(_env_file=None).discord_api_base_url == "https://discord.com/api"
     monkeypatch.setenv("DISCORD_API_BASE_URL", "http://127.0.0.1:8080/api/")
     assert load_settings().discord_api_base_url == "http://127.0.0.1:8080/api"
+
+
+def test_database_settings_are_checked_and_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
+    settings = load_settings()
+    assert settings.database == f"sqlite:///{tmp_path / 'index' / 'bot.db'}"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:pw@127.0.0.1/quotes")
+    assert load_settings().database == "postgresql+psycopg://bot:pw@127.0.0.1/quotes"
+    monkeypatch.setenv("DATABASE_URL", "mysql://x@y/z")
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings()
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("LOG_RETENTION_DAYS", "-1")
+    with pytest.raises(ConfigError, match="LOG_RETENTION_DAYS"):
+        load_settings()
+    monkeypatch.delenv("LOG_RETENTION_DAYS")
+    monkeypatch.setenv("SEEDS_DIR", str(tmp_path / "seeds"))
+    monkeypatch.setenv("ARCHIVE_DIR", str(tmp_path / "seeds" / "old"))
+    with pytest.raises(ConfigError, match="ARCHIVE_DIR"):
+        load_settings()

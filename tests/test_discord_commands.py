@@ -285,7 +285,7 @@ async def test_ask_works_in_dms(bot_engine: Any, fake: FakeDiscord, monkeypatch:
 
 def test_registered_commands_carry_default_permissions() -> None:
     payloads = {item["name"]: item for item in command_payloads(make_settings())}
-    assert set(payloads) == {"ask", "sources", "reindex", "config", "Find sources"}
+    assert set(payloads) == {"ask", "sources", "reindex", "config", "Find sources", "gaps", "stats", "articles", "forget-me"}  # the new ones: test_discord_members.py, test_discord_records.py
     assert payloads["ask"]["default_member_permissions"] is None
     assert payloads["Find sources"]["type"] == 3  # a message context-menu command
     assert payloads["Find sources"]["default_member_permissions"] is None
@@ -630,23 +630,44 @@ async def test_every_payload_pings_nobody_and_fits(bot_engine: Any, fake: FakeDi
 
 
 # --- 8. the event loop stays responsive -----------------------------------------------------------------
-async def test_event_loop_never_blocked_while_ask_and_reindex_run(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_event_loop_never_blocked_while_ask_and_reindex_run(bot_engine: Any, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from bot.storage.database import open_database
+
     if isinstance(bot_engine, FakeEngine):
         bot_engine.ask_delay = 0.2  # a slow, blocking ask: must run in a worker thread
     gated = GatedEngine(bot_engine)
-    settings = make_settings(max_concurrent_asks=len(DEV_QUESTIONS))  # every question gets a slot
-    async with running_bot(gated, settings, fake, monkeypatch) as bot:
+    settings = make_settings(max_concurrent_asks=len(DEV_QUESTIONS) + 1)  # every question gets a slot
+    database = open_database(f"sqlite:///{tmp_path / 'bot.db'}")  # every question is recorded, too
+    async with running_bot(gated, settings, fake, monkeypatch, database=database) as bot:
         async with Heartbeat() as heartbeat:
             rebuild = start_interaction(bot, slash_payload("reindex", roles=[ADMIN_ROLE_ID]))
             await wait_for_thread_event(gated.entered)
             asks = [
                 start_interaction(bot, slash_payload("ask", {"question": question}, user_id=USER_ID + index))
-                for index, question in enumerate(DEV_QUESTIONS)
+                for index, question in enumerate(DEV_QUESTIONS + [OFF_TOPIC])
             ]
             await asyncio.sleep(0.05)
             gated.gate.set()
             await asyncio.gather(rebuild, *asks)
-    assert len(fake.of_kind("followup")) == len(DEV_QUESTIONS)
+            assert len(fake.of_kind("followup")) == len(DEV_QUESTIONS) + 1
+            # The issue-15 commands on those records: votes, /gaps (embeds the questions), /stats
+            # (draws a chart), /sources with its changes, /forget-me and its confirmation.
+            answers = [request for request in fake.of_kind("followup") if request.json.get("components")]
+            busy = [start_interaction(bot, button_payload(answer.json["components"][0]["components"][1]["custom_id"],
+                                                          answer.response, user_id=OTHER_USER_ID)) for answer in answers]
+            busy += [start_interaction(bot, slash_payload(name, roles=[MOD_ROLE_ID])) for name in ("gaps", "stats", "sources")]
+            before = len(fake.requests)
+            forget = start_interaction(bot, slash_payload("forget-me", user_id=USER_ID))
+            await asyncio.gather(*busy)
+            while not any(r.body.get("content") == messages.FORGET_CONFIRM for r in fake.requests[before:]):
+                await asyncio.sleep(0.01)
+            [asking] = [r for r in fake.requests[before:] if r.body.get("content") == messages.FORGET_CONFIRM]
+            erase = asking.body["components"][0]["components"][0]["custom_id"]
+            await run_interaction(bot, button_payload(erase, asking.response["resource"]["message"], user_id=USER_ID))
+            await forget
+    database.dispose()
+    assert answers  # some were answered and voted on
+    assert fake.of_kind("edit_original")[-1].body["content"].startswith("Done: ")
     assert heartbeat.max_gap < 0.1, f"event loop blocked for {heartbeat.max_gap * 1000:.0f} ms"
 
 
@@ -708,7 +729,7 @@ async def test_setup_hook_syncs_commands_to_configured_guilds(fake: FakeDiscord,
     syncs = fake.of_kind("sync")
     assert [request.url.rsplit("/guilds/", 1)[1] for request in syncs] == ["111/commands", "222/commands"]
     for request in syncs:
-        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex", "config", "Find sources"}
+        assert {command["name"] for command in request.json} == {"ask", "sources", "reindex", "config", "Find sources", "gaps", "stats", "articles", "forget-me"}
 
 
 async def test_no_sync_without_guild_ids(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,6 +63,7 @@ MUST_NOT_IMPORT = {
     "bot.discord": ["bot.cli", "bot.render", "bot.tools"],
     "bot.render": ["discord", "bot.discord", "bot.cli", "bot.tools"],
     "bot.tools": ["discord", "bot.discord", "bot.cli"],
+    "bot.storage": ["discord", "bot.discord", "bot.engine", "bot.cli", "bot.render", "bot.tools"],
 }
 
 

@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from .. import messages, policy
 from ..config_store import ConfigStore, JsonConfigStore
+from ..storage.config_store import DatabaseConfigStore
 from .answer_state import AnswerState
 from .checks import UserCooldowns
 from .endpoint import use_gateway_of, use_rest_base
@@ -29,10 +30,16 @@ from .views import PERSISTENT_ITEMS
 if TYPE_CHECKING:
     from ..config import Settings
     from ..engine.engine import Engine
+    from ..storage.database import Database
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.discord.cogs.ask", "bot.discord.cogs.sources", "bot.discord.cogs.admin", "bot.discord.cogs.config")
+COGS = (
+    "bot.discord.cogs.ask", "bot.discord.cogs.sources", "bot.discord.cogs.admin", "bot.discord.cogs.config",
+    # records, feedback, reports, articles, privacy (each needs `bot.database`)
+    "bot.discord.cogs.feedback", "bot.discord.cogs.gaps", "bot.discord.cogs.stats",
+    "bot.discord.cogs.articles", "bot.discord.cogs.privacy",
+)
 LOGIN_FAILED = "Discord refused the token (DISCORD_TOKEN): check it in the developer portal."
 INTENTS_MISSING = (
     "Discord refused the Message Content intent: enable it for the bot in the developer portal "
@@ -70,7 +77,7 @@ class QuoteBot(commands.Bot):
     def __init__(
         self, settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True,
         config_store: ConfigStore | None = None, answer_state: AnswerState | None = None,
-        **shard_options: Any,
+        database: "Database | None" = None, **shard_options: Any,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # to read the question in an @mention
@@ -87,8 +94,10 @@ class QuoteBot(commands.Bot):
         self.ask_cooldowns = UserCooldowns(settings.ask_cooldown_seconds)
         self.sync_on_start = sync_on_start and settings.sync_commands
         state = settings.state_folder
-        # The /config store: JSON today; the database store (same two methods) can be passed in.
-        self.config_store: ConfigStore = config_store or JsonConfigStore(state / "server-config.json")
+        self.database = database  # None: nothing is recorded, and the commands that need records say so
+        # /config lives in the database, with who changed what; with no database, in a JSON file.
+        self.config_store: ConfigStore = config_store or (
+            DatabaseConfigStore(database) if database is not None else JsonConfigStore(state / "server-config.json"))
         self.answer_state = answer_state or AnswerState(state / "answers.json")
 
     def default_policy(self) -> policy.Policy:
@@ -139,6 +148,14 @@ class QuoteBot(commands.Bot):
         gc.collect()
         gc.freeze()
 
+    async def close(self) -> None:
+        """Stop the cogs' background loops (the retention purge), then disconnect."""
+        for cog in list(self.cogs.values()):
+            stop = getattr(cog, "stop_background", None)
+            if stop is not None:
+                stop()
+        await super().close()
+
     async def on_ready(self) -> None:
         log.info("logged in as %s (%s); %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
@@ -165,6 +182,7 @@ def shard_options(settings: "Settings") -> tuple[bool, dict[str, Any]]:
 def create_bot(
     settings: "Settings", engine: "Engine | None", *, sync_on_start: bool = True,
     config_store: ConfigStore | None = None, answer_state: AnswerState | None = None,
+    database: "Database | None" = None,
 ) -> QuoteBot:
     """`ShardedQuoteBot` when SHARDED or a shard setting asks for it, else the plain `QuoteBot`."""
     # The bot never joins voice: skip discord.py's "PyNaCl/davey is not installed" warnings.
@@ -174,7 +192,7 @@ def create_bot(
     sharded, options = shard_options(settings)
     cls = ShardedQuoteBot if sharded else QuoteBot
     return cls(settings, engine, sync_on_start=sync_on_start, config_store=config_store,
-               answer_state=answer_state, **options)
+               answer_state=answer_state, database=database, **options)
 
 
 async def sync_tree(bot: commands.Bot, guild_id: int | None) -> list[str]:
@@ -276,7 +294,7 @@ async def serve(bot: commands.Bot, token: str) -> int | None:
     return asked[0] if asked else None
 
 
-def run_bot(settings: "Settings", engine: "Engine") -> int:
+def run_bot(settings: "Settings", engine: "Engine", database: "Database | None" = None) -> int:
     """Connect and serve until stopped; returns a process exit code.
 
     The command line checks DISCORD_TOKEN first. Failures are one log line that names the
@@ -285,7 +303,7 @@ def run_bot(settings: "Settings", engine: "Engine") -> int:
     if settings.discord_token is None:
         raise ValueError("DISCORD_TOKEN is not set")
     setup_logging(settings.log_level)
-    bot = create_bot(settings, engine)
+    bot = create_bot(settings, engine, database=database)
     engine.follow_published()  # another process may publish a build in INDEX_DIR while we serve
     try:
         signalled = asyncio.run(serve(bot, settings.discord_token.get_secret_value()))

@@ -205,23 +205,31 @@ def _read_seed(seed: _SeedFile, max_file_bytes: int) -> tuple[str, str] | Skippe
         return Skipped(seed.source, f"could not be read: {error.strerror or error}")
     if len(data) > max_file_bytes:
         return Skipped(seed.source, _too_large(len(data), max_file_bytes, grew=True))
+    return check_seed_bytes(seed.source, data, max_file_bytes)
+
+
+def check_seed_bytes(source: str, data: bytes, max_file_bytes: int) -> tuple[str, str] | Skipped:
+    """(text, sha256) of a seeds file's bytes, or why they cannot be indexed: the one set of checks
+    for files in the folder and for files uploaded from Discord (`library.add_article`)."""
+    if len(data) > max_file_bytes:
+        return Skipped(source, _too_large(len(data), max_file_bytes))
     if not data:
-        return Skipped(seed.source, "empty file")
+        return Skipped(source, "empty file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return Skipped(seed.source, "UTF-16 text; save it as UTF-8")
+        return Skipped(source, "UTF-16 text; save it as UTF-8")
     if b"\x00" in data:
-        return Skipped(seed.source, "binary file (contains NUL bytes), not text")
+        return Skipped(source, "binary file (contains NUL bytes), not text")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         bad = f"0x{data[error.start]:02x}"
-        return Skipped(seed.source, f"not UTF-8 text: invalid byte {bad} at byte offset {error.start}")
+        return Skipped(source, f"not UTF-8 text: invalid byte {bad} at byte offset {error.start}")
     if _visible_from(text, 0) == len(text):
-        return Skipped(seed.source, "empty file (only whitespace)")
+        return Skipped(source, "empty file (only whitespace)")
     try:
         parse_front_matter(text)  # here, not in _parse, so `fingerprint` skips the same files
     except FrontMatterError as error:
-        return Skipped(seed.source, str(error))
+        return Skipped(source, str(error))
     return text, hashlib.sha256(data).hexdigest()
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..config import Settings
+from . import library
 from .ann import serve_single_threaded
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
@@ -24,6 +27,7 @@ from .store import building, loading
 from .store.layout import BuildParams
 from .store.loading import LoadedIndex
 from .store.publishing import BuildLocked
+from .library import ArticleRefused  # noqa: F401  (re-exported: the Discord layer sees only this module)
 
 log = logging.getLogger(__name__)
 
@@ -219,19 +223,15 @@ class Engine:
 
     def reindex(self, progress: Progress | None = None) -> ReindexReport:
         """Rebuild from the seeds folder and swap; raises ReindexInProgress if one already runs."""
+        with self._rebuilding():
+            return self._rebuild(progress)
+
+    @contextmanager
+    def _rebuilding(self) -> Iterator[None]:
         if not self._reindex_lock.acquire(blocking=False):
             raise ReindexInProgress("a rebuild is already running")
         try:
-            try:
-                index, report = building.build(
-                    self.settings.index_dir, self.settings.seeds_dir, self.embedder, build_params(self.settings),
-                    max_file_bytes=self.settings.max_file_bytes, batch_size=self.settings.embedding_batch_size,
-                    previous=self.index, progress=progress,
-                )
-            except BuildLocked as error:
-                raise ReindexInProgress(str(error)) from None
-            self._live = _Live(index, self.fusion)
-            return report
+            yield
         finally:
             self._reindex_lock.release()
 
@@ -258,6 +258,62 @@ class Engine:
         if self._follower is not None:
             self._follower.stop()
             self._follower = None
+
+    def _rebuild(self, progress: Progress | None) -> ReindexReport:
+        try:
+            index, report = building.build(
+                self.settings.index_dir, self.settings.seeds_dir, self.embedder, build_params(self.settings),
+                max_file_bytes=self.settings.max_file_bytes, batch_size=self.settings.embedding_batch_size,
+                previous=self.index, progress=progress,
+            )
+        except BuildLocked as error:
+            raise ReindexInProgress(str(error)) from None
+        self._live = _Live(index, self.fusion)
+        return report
+
+    # --- articles managed from Discord (`/articles`) ------------------------------------------------
+    # Each changes the seeds folder and re-indexes under the rebuild lock, so no other rebuild can
+    # read the folder half-changed; if the re-index fails, the file change is undone.
+
+    def add_article(self, name: str, data: bytes, *, outlet: str | None = None, url: str | None = None,
+                    published: str | None = None, progress: Progress | None = None) -> ReindexReport:
+        """Save an uploaded file into the seeds folder (checked, atomically) and re-index."""
+        settings = self.settings
+        with self._rebuilding():
+            path = library.save_article(settings.seeds_dir, settings.archive, name, data,
+                                        max_file_bytes=settings.max_file_bytes, outlet=outlet, url=url,
+                                        published=published)
+            try:
+                return self._rebuild(progress)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+
+    def remove_article(self, source: str, progress: Progress | None = None) -> ReindexReport:
+        """Move an article's file to the archive folder and re-index."""
+        settings = self.settings
+        with self._rebuilding():
+            library.archive_article(settings.seeds_dir, settings.archive, source)
+            try:
+                return self._rebuild(progress)
+            except BaseException:
+                library.restore_article(settings.seeds_dir, settings.archive, source)
+                raise
+
+    def restore_article(self, source: str, progress: Progress | None = None) -> ReindexReport:
+        """Move an archived file back into the seeds folder and re-index."""
+        settings = self.settings
+        with self._rebuilding():
+            library.restore_article(settings.seeds_dir, settings.archive, source)
+            try:
+                return self._rebuild(progress)
+            except BaseException:
+                library.archive_article(settings.seeds_dir, settings.archive, source)
+                raise
+
+    def archived_articles(self) -> list[str]:
+        """What `restore_article` can bring back."""
+        return library.archived_articles(self.settings.archive)
 
 
 def sources_report(manifest: dict, articles: tuple[IndexedArticle, ...], seeds_changed: bool) -> SourcesReport:

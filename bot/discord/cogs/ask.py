@@ -31,6 +31,7 @@ from ... import messages, policy as policies
 from .. import checks, payload, views
 from ..answer_state import AskRequest
 from ...language import question_language
+from . import feedback
 from ..interactions import PUBLIC_THINKING, new_error_id, respond_ephemeral
 
 if TYPE_CHECKING:
@@ -111,8 +112,13 @@ class AskCog(commands.Cog, name="Ask"):
     def per_page(self) -> int:
         return self.bot.settings.top_k
 
-    def _compose(self, request: AskRequest, page: int, *, private: bool, content: str | None = None) -> payload.Reply:
-        """The reply for one page of a request, with its buttons (runs in a worker thread)."""
+    def _compose(self, request: AskRequest, page: int, *, private: bool, content: str | None = None,
+                 asker: feedback.Asker | None = None) -> payload.Reply:
+        """The reply for one page of a request, with its buttons (runs in a worker thread).
+
+        With `asker` (a member's own new question) the question and what it got are recorded,
+        and a quoted answer gets the 👍/👎 buttons of its record.
+        """
         engine = self.bot.engine
         per_page = self.per_page
         answer = engine.ask(request.question, context=request.context, article=request.article,
@@ -126,11 +132,15 @@ class AskCog(commands.Cog, name="Ask"):
             keys = engine.article_keys(tuple(dict.fromkeys(quote.source for quote in answer.quotes)))
             reply.view = views.answer_view(answer, key, page, per_page=per_page, private=private,
                                            article_keys=keys, first_number=first)
+        if asker is not None:
+            record_id = feedback.record_answer(self.bot.database, asker, answer)
+            if record_id is not None and reply.embeds:
+                reply.view = feedback.add_vote_buttons(reply.view, record_id)
         return reply
 
     async def compose(self, request: AskRequest, page: int = 0, *, private: bool = False,
-                      content: str | None = None) -> payload.Reply:
-        return await asyncio.to_thread(self._compose, request, page, private=private, content=content)
+                      content: str | None = None, asker: feedback.Asker | None = None) -> payload.Reply:
+        return await asyncio.to_thread(self._compose, request, page, private=private, content=content, asker=asker)
 
     async def _pointer(self, guild_id: int | None) -> str:
         """Where to ask instead, for a channel the bot does not answer in."""
@@ -180,7 +190,8 @@ class AskCog(commands.Cog, name="Ask"):
                 await interaction.response.defer(ephemeral=private, thinking=True)
                 if not private:
                     interaction.extras[PUBLIC_THINKING] = True
-                reply = await self.compose(request, private=private)
+                reply = await self.compose(request, private=private, asker=feedback.Asker(
+                    interaction.guild_id, interaction.channel_id, interaction.user.id))
             finally:
                 self.slots.release()
             if (not private and not in_thread and here.replies == "thread" and reply.embeds
@@ -243,7 +254,8 @@ class AskCog(commands.Cog, name="Ask"):
         with self.answering():  # a SIGTERM waits for this reply (client.close_after_drain)
             try:
                 await interaction.response.defer(ephemeral=True, thinking=True)
-                reply = await self.compose(AskRequest(text), private=True)
+                reply = await self.compose(AskRequest(text), private=True, asker=feedback.Asker(
+                    interaction.guild_id, interaction.channel_id, interaction.user.id))
             finally:
                 self.slots.release()
             await interaction.followup.send(**reply.send_kwargs(), ephemeral=True)
@@ -356,7 +368,8 @@ class AskCog(commands.Cog, name="Ask"):
             return
         with self.answering():  # a SIGTERM waits for this reply (client.close_after_drain)
             try:
-                reply = await self.compose(AskRequest(question, context))
+                reply = await self.compose(AskRequest(question, context), asker=feedback.Asker(
+                    guild_id, channel.id, message.author.id))
             finally:
                 self.slots.release()
             if not in_thread and here.replies == "thread" and reply.embeds and isinstance(channel, discord.TextChannel):
@@ -382,9 +395,9 @@ class AskCog(commands.Cog, name="Ask"):
             log.info("could not DM user %s a pointer (DMs closed?)", message.author.id)
 
     @staticmethod
-    async def _reply(message: discord.Message, reply: payload.Reply) -> None:
+    async def _reply(message: discord.Message, reply: payload.Reply, **extra: Any) -> None:
         try:
-            await message.reply(**reply.send_kwargs(), mention_author=False)
+            await message.reply(**reply.send_kwargs(), **extra, mention_author=False)
         except discord.HTTPException:
             log.warning("could not reply to message %s", message.id, exc_info=True)
 

@@ -16,7 +16,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import checks, payload
+from ...storage import records
+from .. import checks, payload, reports
 from ..views import SourcesPager
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ class SourcesCog(commands.Cog, name="Sources"):
         if headline is not None and headline.strip():
             report = replace(report, articles=filter_articles(report.articles, headline))
         pages = payload.sources_pages(report)
+        if self.bot.database is not None:  # the latest /articles changes, on the first page
+            changes = await asyncio.to_thread(records.latest_source_changes, self.bot.database)
+            if changes:
+                pages[0].embeds.append(reports.changes_embed(changes))
         if len(pages) == 1:
             await interaction.followup.send(**pages[0].send_kwargs(), ephemeral=True)
             return
