@@ -97,7 +97,8 @@ def component_violations(rows: list[dict[str, Any]]) -> list[str]:
             problems.append(f"bad action row with {len(children)} components")
         for button in children:
             label = button.get("label") or ""
-            if button.get("type") != 2 or not label or len(label) > 80:
+            emoji = (button.get("emoji") or {}).get("name") or ""
+            if button.get("type") != 2 or not (label or emoji) or len(label) > 80:  # a label, an emoji, or both
                 problems.append(f"bad button {button!r}")
             custom_id, url = button.get("custom_id"), button.get("url")
             if (custom_id is None) == (url is None):
