@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from bot import messages
 from bot.storage import records
 from bot.storage.database import open_database
+from bot.storage.schema import feedback
 from loopback.process import TOKEN, BotProcess
 from loopback.server import (
     ADMINISTRATOR, CHANNEL_ID, EPHEMERAL, LoopbackDiscord, Recorded, component_json, interaction_json, subcommand_json,
@@ -98,6 +100,11 @@ def button(message: dict[str, Any], prefix: str) -> str:
     return found[0]
 
 
+def thumbs_up(message: dict[str, Any]) -> str:
+    [found] = [custom_id for custom_id in custom_ids(message) if custom_id.startswith("qb:vote:") and custom_id.endswith(":up")]
+    return found
+
+
 def field_names(message: dict[str, Any]) -> list[str]:
     return [field["name"] for embed in message.get("embeds") or [] for field in embed.get("fields") or []]
 
@@ -152,11 +159,11 @@ def restart(live: Live) -> None:
 
 # --- threads ------------------------------------------------------------------------------------
 def test_with_replies_in_threads_an_ask_opens_a_thread_on_its_message_and_the_answer_lands_in_it(live):
-    interaction, seen = ask_and_wait(live, MALIKI)
+    _, seen = ask_and_wait(live, MALIKI)
     callback = next(r for r in seen if r.kind == "callback")
     assert callback.json == {"type": 5}  # a public "thinking…"
     [starter] = [r for r in seen if r.kind == "followup"]
-    assert starter.json["content"] == messages.THREAD_STARTER and starter.query.get("wait") in ("true", "1")
+    assert starter.json.get("content") == messages.THREAD_STARTER and starter.query.get("wait") in ("true", "1")
     opened = [r for r in live.server.snapshot() if r.kind == "thread_create"]
     assert len(opened) == 1 and opened[0].status == 201
     [started] = opened
@@ -182,6 +189,7 @@ def test_config_set_by_an_admin_changes_replies_at_once(live):
     threads_before = len(live.server.threads)
     _, seen = ask_and_wait(live, TALKS)
     [answer] = [r for r in seen if r.kind == "followup"]
+    assert answer.json.get("embeds"), f"not answered inline: {answer.json.get('content')!r}"
     assert answer.json["embeds"][0]["title"] == messages.ANSWER_TITLE and "Oman" in str(answer.json["embeds"])
     assert not answer.flags & EPHEMERAL
     assert len(live.server.threads) == threads_before  # inline, though REPLY_MODE says thread
@@ -196,7 +204,7 @@ def old_answer(live) -> dict[str, Any]:
         _, seen = ask_and_wait(live, TALKS)
         live.answer = next(r for r in seen if r.kind == "followup").response
     assert not live.restarted
-    first = send(live.server, component_json(button(live.answer, "qb:vote:"), live.answer, user_id=VOTER))
+    first = send(live.server, component_json(thumbs_up(live.answer), live.answer, user_id=VOTER))
     [callback] = settled(live.server, first)
     assert callback.message["content"] == messages.VOTE_RECORDED.format(vote=messages.VOTE_UP)
     restart(live)
@@ -228,7 +236,7 @@ def test_more_quotes_and_full_paragraph_on_an_answer_sent_before_a_real_restart_
 
 
 def test_a_vote_pressed_after_a_real_restart_is_answered_and_stored_once(live, old_answer):
-    up = button(old_answer, "qb:vote:")
+    up = thumbs_up(old_answer)
     record_id = int(up.split(":")[2])
     again = send(live.server, component_json(up, old_answer, user_id=VOTER))
     [same] = settled(live.server, again)
@@ -240,9 +248,6 @@ def test_a_vote_pressed_after_a_real_restart_is_answered_and_stored_once(live, o
     database = open_database(live.database_url)
     try:
         assert records.votes_of(database, record_id) == {VOTER: records.UP, OTHER_VOTER: records.UP}
-        from sqlalchemy import func, select
-
-        from bot.storage.schema import feedback
         with database.begin() as connection:
             rows = connection.execute(select(func.count()).select_from(feedback)
                                       .where(feedback.c.question_id == record_id)).scalar_one()
@@ -257,6 +262,7 @@ def test_config_still_holds_after_a_real_restart(live, old_answer):
     threads_before = len(live.server.threads)
     _, seen = ask_and_wait(live, MALIKI)
     [answer] = [r for r in seen if r.kind == "followup"]
+    assert answer.json.get("embeds"), f"not answered inline: {answer.json.get('content')!r}"
     assert answer.json["embeds"][0]["title"] == messages.ANSWER_TITLE  # inline, as /config said before the restart
     assert len(live.server.threads) == threads_before
     cleared = send(live.server, subcommand_json("config", "clear", {"key": "replies"}, permissions=ADMINISTRATOR))
