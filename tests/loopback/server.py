@@ -6,7 +6,10 @@ handshake, resuming, invalid sessions, rate limits, signals. This server speaks 
 Discord's API v10 for that, in the payload shapes of Discord's docs (HELLO op 10, IDENTIFY op 2,
 READY with `session_id` and `resume_gateway_url`, GUILD_CREATE, INTERACTION_CREATE, MESSAGE_CREATE,
 RESUME op 6 / RESUMED, INVALID_SESSION op 9, heartbeat ACK op 11; `compress=zlib-stream` honoured:
-one zlib stream per connection, each message ending in a Z_SYNC_FLUSH).
+one zlib stream per connection, each message ending in a Z_SYNC_FLUSH). Starting a thread on a
+message (POST /channels/{id}/messages/{id}/threads) answers a thread channel whose id is the
+message's, as Discord does, and dispatches THREAD_CREATE; `component_json` and `subcommand_json`
+shape button presses and subcommands the way Discord sends them.
 
 It runs its own event loop in a thread, so tests stay synchronous: they call `dispatch`,
 `close_gateway`, `fail_next` and read `requests` / `gateway_log`, all thread-safe. Every REST
@@ -58,6 +61,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    response: Any = None  # the JSON the server answered with (a message a later button press refers to)
 
     @property
     def json(self) -> Any:
@@ -68,7 +72,7 @@ class Recorded:
 
     @property
     def kind(self) -> str:
-        """callback | followup | edit_original | delete_original | channel_message | other"""
+        """callback | followup | edit_original | delete_original | channel_message | thread_create | other"""
         if self.path.endswith("/callback"):
             return "callback"
         if re.fullmatch(r"/webhooks/\d+/[^/]+", self.path) and self.method == "POST":
@@ -77,6 +81,8 @@ class Recorded:
             return {"PATCH": "edit_original", "DELETE": "delete_original"}.get(self.method, "other")
         if re.fullmatch(r"/channels/\d+/messages", self.path) and self.method == "POST":
             return "channel_message"
+        if re.fullmatch(r"/channels/\d+/messages/\d+/threads", self.path) and self.method == "POST":
+            return "thread_create"
         return "other"
 
     @property
@@ -147,6 +153,7 @@ class LoopbackDiscord:
         self.faults: list[Fault] = []
         self.sessions: dict[str, Session] = {}
         self.connection: Connection | None = None
+        self.threads: dict[int, int] = {}  # thread id -> parent channel id, for threads the bot started
         self._lock = threading.Lock()
         self._ids = itertools.count(100_000_000_000_000_001)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -350,6 +357,10 @@ class LoopbackDiscord:
                 fault.times -= 1
         response = self._fault_response(fault) if fault is not None else self._route(record)
         record.status = response.status
+        if response.body and response.content_type == "application/json":
+            record.response = json.loads(response.body)
+        if record.kind == "thread_create" and response.status == 201:
+            await self._dispatch_if_connected("THREAD_CREATE", {**record.response, "newly_created": True})
         response.headers["Via"] = "1.1 google"  # discord.py treats a 429 without it as a Cloudflare ban
         return response
 
@@ -387,12 +398,32 @@ class LoopbackDiscord:
         if record.kind == "channel_message":
             channel_id = int(path.split("/")[2])
             return _json(self.message_json(record.json or {}, channel_id))
+        if record.kind == "thread_create":
+            return self._start_thread(record)
         if method == "PUT" and path.endswith("/commands"):
             return _json([
                 {**command, "id": str(self.new_id()), "application_id": str(BOT_ID), "version": "1"}
                 for command in (record.json or [])
             ])
         return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _start_thread(self, record: Recorded) -> web.Response:
+        """Start Thread from Message: 201 with the new public thread (its id is the message's id)."""
+        _, _, channel, _, message, _ = record.path.split("/")
+        body = record.json or {}
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            return _json({"message": "Invalid Form Body", "code": 50035,
+                          "errors": {"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH"}]}}}, status=400)
+        with self._lock:
+            self.threads[int(message)] = int(channel)
+        return _json(thread_json(int(message), int(channel), name, int(body.get("auto_archive_duration") or 4320)),
+                     status=201)
+
+    async def _dispatch_if_connected(self, event: str, data: dict[str, Any]) -> None:
+        """A DISPATCH that follows a REST call (as THREAD_CREATE follows starting a thread), if a session is live."""
+        if self._live_session() is not None:
+            await self._dispatch(event, data)
 
     def _interaction_route(self, record: Recorded) -> web.Response:
         if record.kind == "delete_original":
@@ -431,6 +462,18 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 # --- payloads the tests send ------------------------------------------------------------------
+def thread_json(thread_id: int, parent_id: int, name: str, auto_archive_duration: int = 4320) -> dict[str, Any]:
+    """A public thread channel (type 11) the bot owns, as Discord returns it when a thread is started."""
+    return {
+        "id": str(thread_id), "type": 11, "guild_id": str(GUILD_ID), "parent_id": str(parent_id), "name": name,
+        "owner_id": str(BOT_ID), "last_message_id": None, "message_count": 0, "member_count": 1,
+        "total_message_sent": 0, "rate_limit_per_user": 0, "flags": 0,
+        "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
+                            "archive_timestamp": _NOW, "locked": False},
+        "member": {"id": str(thread_id), "user_id": str(BOT_ID), "join_timestamp": _NOW, "flags": 0},
+    }
+
+
 def guild_json() -> dict[str, Any]:
     """GUILD_CREATE: one server with a text channel, the @everyone role and the bot as a member."""
     return {
@@ -480,3 +523,24 @@ def mention_json(text: str, *, user_id: int = 600_000_000_000_000_001) -> dict[s
         "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0, "flags": 0,
         "member": {"roles": [], "joined_at": _NOW, "deaf": False, "mute": False, "flags": 0},
     }
+
+
+def subcommand_json(group: str, name: str, options: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """INTERACTION_CREATE for a subcommand, e.g. /config set key:replies value:inline (option type 1 holding its options)."""
+    interaction = interaction_json(group, **kwargs)
+    interaction["data"]["options"] = [{"type": 1, "name": name, "options": [
+        {"type": 3, "name": k, "value": v} for k, v in (options or {}).items()]}]
+    return interaction
+
+
+def component_json(custom_id: str, message: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """INTERACTION_CREATE type 3: a press of button `custom_id` on `message` (the message JSON Discord holds)."""
+    interaction = interaction_json("", **kwargs)
+    interaction["type"] = 3
+    interaction["data"] = {"custom_id": custom_id, "component_type": 2}
+    interaction["message"] = message
+    channel_id = int(message["channel_id"])
+    if channel_id != CHANNEL_ID:  # a message in a thread: the press comes from the thread
+        interaction["channel_id"] = str(channel_id)
+        interaction["channel"] = thread_json(channel_id, CHANNEL_ID, "thread")
+    return interaction
