@@ -186,7 +186,7 @@ SOURCES_CHANGE_ERASED = "a member who erased their records"
 # answer's frame) comes in the question's language (`bot.language`); quotes stay verbatim, and
 # what moderators and admins read stays in English. Keyed by the English template, gettext style,
 # so a template without a translation is simply said in English; a translation keeps every
-# `{field}` of its template (tests/test_language.py holds both to that).
+# `{field}` of its template (tests/test_localised_replies.py holds both to that).
 TRANSLATIONS: dict[str, dict[str, str]] = {
     "ar": {
         DECLINE: "لا توجد مقالة في الفهرس تجيب عن ذلك.",
