@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .corpus import SUFFIXES, check_seed_bytes, parse_front_matter
 from .models import Skipped
+from .store.layout import fsync_dir
 
 _URL = re.compile(r"https?://\S+")
 _UNSAFE_VALUE = re.compile(r"[\x00-\x1f\x7f]")
@@ -69,14 +70,6 @@ def front_matter(outlet: str | None, url: str | None, published: str | None) -> 
     return "---\n" + "\n".join(lines) + "\n---\n" if lines else ""
 
 
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def save_article(seeds_dir: Path, archive_dir: Path, name: str, data: bytes, *, max_file_bytes: int,
                  outlet: str | None = None, url: str | None = None, published: str | None = None) -> Path:
     """Check and write one uploaded article atomically; returns its path. Changes nothing on refusal."""
@@ -109,7 +102,7 @@ def save_article(seeds_dir: Path, archive_dir: Path, name: str, data: bytes, *, 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_folder(seeds_dir)
+    fsync_dir(seeds_dir)
     return target
 
 
@@ -142,9 +135,9 @@ def _move(source_path: Path, target: Path) -> None:
         shutil.copy2(source_path, target)
         with target.open("rb") as stream:
             os.fsync(stream.fileno())
-    _fsync_folder(target.parent)
+    fsync_dir(target.parent)
     source_path.unlink()
-    _fsync_folder(source_path.parent)
+    fsync_dir(source_path.parent)
 
 
 def archive_article(seeds_dir: Path, archive_dir: Path, source: str) -> Path:

@@ -22,6 +22,7 @@ truncated or edited file is detected at load (`loading`) instead of producing a 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +51,15 @@ class BuildParams:
 def timestamp() -> str:
     """Now, as the manifest records build and indexing times (UTC, to the second)."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in `path` durable: a file's fsync does not cover its folder entry."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def sha256_file(path: Path) -> str:

@@ -29,7 +29,7 @@ from ..lexical import LexicalIndex
 from .sentence_search import SentenceSearch
 from ..models import Progress, Skipped
 from .assembly import Assembly
-from .layout import BUILDS, CURRENT, FORMAT_VERSION, LOCK, BuildParams, sha256_file, timestamp
+from .layout import BUILDS, CURRENT, FORMAT_VERSION, LOCK, BuildParams, fsync_dir, sha256_file, timestamp
 from .leases import leased_builds
 from .loading import LoadedIndex, load
 
@@ -70,7 +70,7 @@ def write_index(index_dir: Path, out: Assembly, vectors: np.ndarray, sentence_ve
         _write_build(staging, out, vectors, sentence_vectors, dense, lexical, sentences, params, skipped)
         _fsync_tree(staging)
         os.rename(staging, builds / name)
-        _fsync_dir(builds)
+        fsync_dir(builds)
         _publish(index_dir, name, builds / name / "manifest.json")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -128,21 +128,13 @@ def _write_jsonl(path: Path, rows: Iterator[dict] | list[dict]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(folder: Path) -> None:
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             with path.open("rb+") as handle:
                 os.fsync(handle.fileno())
     for path in sorted([folder, *[p for p in folder.rglob("*") if p.is_dir()]], reverse=True):
-        _fsync_dir(path)
+        fsync_dir(path)
 
 
 def _publish(index_dir: Path, name: str, manifest_path: Path) -> None:
@@ -154,7 +146,7 @@ def _publish(index_dir: Path, name: str, manifest_path: Path) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, index_dir / CURRENT)
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
 
 
 def _collect_garbage(index_dir: Path, keep: str) -> None:
