@@ -226,3 +226,40 @@ def test_no_earlier_index_stays_reachable_after_rebuilds(fresh_settings, embedde
     gc.collect()
     # no cache anywhere (a module-wide one, say) still holds them: the list and the call's argument only
     assert [sys.getrefcount(old_texts[i]) for i in range(len(old_texts))] == [2] * len(old_texts)
+
+
+
+DELAY = "The finance ministry in Baghdad delayed public salaries in the Kurdistan Region for a third month on Sunday."
+UNRELATED = ("A new football stadium will open in Basra next year, the sports ministry said.\n\n"
+             "Farmers in Diyala expect a large wheat harvest after heavy winter rain.\n")
+
+
+def _salaries_engine(tmp_path, embedder, body: str):
+    from bot.config import load_settings
+    from bot.engine.engine import Engine
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "salaries.md").write_text(f"# Kurdistan salaries delayed again\n\n{body}\n\n{UNRELATED}", encoding="utf-8")
+    return Engine.open(load_settings(seeds_dir=seeds, index_dir=tmp_path / "index"), embedder=embedder)
+
+
+def test_an_answer_split_over_two_sentences_is_quoted_whole(tmp_path, embedder):
+    """The delay and its reason sit in two sentences: the one quote asked for holds both."""
+    from dataclasses import replace
+
+    reason = "It blamed the missing 2026 budget law, which caps what the ministry may spend each month."
+    engine = _salaries_engine(tmp_path, embedder, f"{DELAY} {reason}")
+    assert engine.ask("Why were Kurdistan salaries delayed?", k=1).quotes[0].text == f"{DELAY} {reason}"
+    engine.quote_params = replace(engine.quote_params, neighbour_share=2.0)  # no neighbour scores that high
+    assert engine.ask("Why were Kurdistan salaries delayed?", k=1).quotes[0].text == DELAY
+
+
+def test_a_neighbour_never_joins_a_quote_across_a_section_heading(tmp_path, embedder):
+    from dataclasses import replace
+
+    reason = "Kurdistan salaries were delayed because the 2026 budget law is still missing."
+    engine = _salaries_engine(tmp_path, embedder, f"{DELAY}\n\n## Why\n\n{reason}")
+    assert engine.ask("Why were Kurdistan salaries delayed?", k=1).quotes[0].text == reason
+    engine.quote_params = replace(engine.quote_params, neighbour_share=0.5)  # close enough to join but for the heading
+    assert engine.ask("Why were Kurdistan salaries delayed?", k=1).quotes[0].text == reason
