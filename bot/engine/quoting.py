@@ -11,7 +11,7 @@ different information (maximal marginal relevance).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -93,26 +93,6 @@ class QuotableIndex(Protocol):
     sentences: "SentenceSearch"
 
 
-def _previous_sentence(index: QuotableIndex, passage_row: int, position: int) -> tuple[int, int, int] | None:
-    """(start, end, vector row) of the sentence before sentence `position` of a passage.
-
-    Passages of one article are consecutive rows, so the sentence before a passage's first one is
-    the last sentence of the previous passage that ends before it.
-    """
-    passage = index.passages[passage_row]
-    if position > 0:
-        start, end = passage.sentences[position - 1]
-        return start, end, index.sentence_rows[passage_row][position - 1]
-    if passage_row == 0 or index.passages[passage_row - 1].source != passage.source:
-        return None
-    before = index.passages[passage_row - 1]
-    first_start = passage.sentences[position][0]
-    for (start, end), row in zip(reversed(before.sentences), reversed(index.sentence_rows[passage_row - 1])):
-        if end <= first_start:
-            return start, end, row
-    return None
-
-
 def _heading_between(article: Article, end: int, start: int) -> bool:
     """A section heading between two sentences: the one after starts afresh, it leans on nothing."""
     return any(end <= h_start and h_end <= start for h_start, h_end in article.headings)
@@ -155,48 +135,43 @@ def pick_quotes(
         for row in rows_in(hit.row):
             context[row] = max(context.get(row, 0.0), hit.score / best)
     words = {hit.row: hit.lexical for hit in found}
-    places = [(hit.row, position) for hit in top for position in range(len(rows_in(hit.row)))]
-    places += [place for hit in found if (place := _locate(index, hit.row, rows_in)) is not None]
+    # Every sentence row's article and span come from the sentence table: no passage is rebuilt.
+    rows = list(dict.fromkeys([*(row for hit in top for row in rows_in(hit.row)), *(hit.row for hit in found)]))
+    spans = np.asarray(index.sentences.table[rows]).tolist()  # (article position, start, end) per row
+    metas = index.articles.metas
+    prints = index.fingerprints
+    before = {  # a sentence that leans back -> the one before it in its article
+        row: row - 1 for row, (position, _, _) in zip(rows, spans)
+        if prints.leans_back(row) and row - 1 >= metas[position].sentence_rows[0]
+    }
+    before_spans = dict(zip(before.values(), np.asarray(index.sentences.table[list(before.values())]).tolist()))
     wanted = wants(question) if params.answer_type_weight else None
     # Reads every article's date, so only when a weight lets it change a score.
     recency = _recency(index) if params.recency_weight and asks_for_latest(question) else None
     question_terms = term_keys(question)
-    prints = index.fingerprints
-    terms: dict[int, frozenset[int]] = {}  # sentence row -> hashed stems, read once per question
-
-    def terms_of(row: int) -> frozenset[int]:
-        if row not in terms:
-            terms[row] = prints.terms_of(row)
-        return terms[row]
-
-    needed = sorted({rows_in(p)[position] for p, position in places})  # one read for all vectors
+    needed = sorted({*rows, *before.values()})  # one read for all vectors
     vectors = dict(zip(needed, np.asarray(index.sentence_vectors[needed], dtype=np.float32)))
-    seen: dict[tuple[str, int], _Candidate] = {}
-    for passage_row, position in places:
-        passage = index.passages[passage_row]
-        row = rows_in(passage_row)[position]
-        if (passage.source, row) in seen:
-            continue
-        article = index.articles[passage.source]
-        start, end = passage.sentences[position]
-        vector, sentence_terms, quoted_rows = vectors[row], terms_of(row), (row,)
-        if prints.leans_back(row):
-            previous = _previous_sentence(index, passage_row, position)
-            if previous is not None and not _heading_between(article, previous[1], start):
-                start, before = previous[0], previous[2]
-                vector = _unit(vector + np.asarray(index.sentence_vectors[before], dtype=np.float32))
-                sentence_terms, quoted_rows = sentence_terms | terms_of(before), (before, row)
+    candidates: list[_Candidate] = []
+    for row, (position, start, end) in zip(rows, spans):
+        source = metas[position].source
+        vector, sentence_terms, quoted_rows = vectors[row], prints.terms_of(row), (row,)
+        if row in before:
+            _, previous_start, previous_end = before_spans[before[row]]
+            if not _heading_between(index.articles.at(position), previous_end, start):
+                start, quoted_rows = previous_start, (before[row], row)
+                vector = _unit(vector + vectors[before[row]])
+                sentence_terms = sentence_terms | prints.terms_of(before[row])
         extra = params.words_weight * words.get(row, 0.0)
-        if wanted is not None and carries(wanted, article.text[start:end]):
+        if wanted is not None and carries(wanted, index.articles.text(position)[start:end]):
             extra += params.answer_type_weight
         if recency is not None:
-            extra += params.recency_weight * recency.get(passage.source, 0.0)
-        seen[(passage.source, row)] = _Candidate(
-            passage.source, start, end, 0.0, vector, quoted_rows, prints,
+            extra += params.recency_weight * recency.get(source, 0.0)
+        candidates.append(_Candidate(
+            source, start, end, 0.0, vector, quoted_rows, prints,
             signals=(float(vector @ query_vector), coverage(question_terms, sentence_terms), context.get(row, 0.0), extra),
-        )
-    _score(list(seen.values()), params)
-    chosen = _select(list(seen.values()), index.articles, k, params)
+        ))
+    _score(candidates, params)
+    chosen = _select(candidates, index.articles, k, params)
     pool = _CitationPool(index, hits[: params.citation_passages])
     return [_cite_elsewhere(quote, candidate, pool, params.shared_run_cosine) for quote, candidate in chosen]
 
@@ -211,19 +186,6 @@ def _score(candidates: list[_Candidate], params: QuoteParams) -> None:
         cosine, overlap, context, extra = candidate.signals
         own = params.dense_weight * cosine + (1 - params.dense_weight) * overlap
         candidate.score = params.passage_weight * context + (1 - params.passage_weight) * own + extra
-
-
-def _locate(
-    index: QuotableIndex, sentence_row: int, rows_in: Callable[[int], tuple[int, ...]]
-) -> tuple[int, int] | None:
-    """(passage row, position in it) of a distinct sentence found on its own."""
-    article_position = int(index.sentences.table[sentence_row][0])
-    first, last = index.articles.metas[article_position].passage_rows
-    for passage_row in range(first, last):  # an article's passages are consecutive and few
-        rows = rows_in(passage_row)
-        if sentence_row in rows:
-            return passage_row, rows.index(sentence_row)
-    return None
 
 
 def _recency(index: QuotableIndex) -> dict[str, float]:
@@ -241,13 +203,14 @@ def _select(
 ) -> list[tuple[Quote, _Candidate]]:
     """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation.
 
-    Every pairwise cosine comes from one matrix product; only the candidates close enough to a
-    pick (or overlapping it) are looked at one by one.
+    Each pick's cosines to every candidate come from one matrix-vector product (k of them, not the
+    full square: a hundred candidates' square cost more than the rest of quoting, measured); only
+    the candidates close enough to a pick (or overlapping it) are looked at one by one.
     """
     candidates = sorted(candidates, key=lambda c: -c.score)
     if not candidates:
         return []
-    similarity = (vectors := np.stack([c.vector for c in candidates])) @ vectors.T
+    vectors = np.stack([c.vector for c in candidates])
     scores = np.array([c.score for c in candidates])
     sources = {source: i for i, source in enumerate(dict.fromkeys(c.source for c in candidates))}
     source_ids = np.array([sources[c.source] for c in candidates])
@@ -264,12 +227,13 @@ def _select(
         owner[pick] = pick
         picks.append(pick)
         also.append([])
-        penalty = np.maximum(penalty, np.maximum(similarity[pick], 0.0))
+        similarity = vectors @ vectors[pick]
+        penalty = np.maximum(penalty, np.maximum(similarity, 0.0))
         # Everything that says the same thing is folded into this quote now, so it never takes a slot.
         overlapping = (source_ids == source_ids[pick]) & (starts < ends[pick]) & (starts[pick] < ends)
-        near = alive & (overlapping | (similarity[pick] >= min(params.shared_run_cosine, params.duplicate_cosine)))
+        near = alive & (overlapping | (similarity >= min(params.shared_run_cosine, params.duplicate_cosine)))
         for other in np.flatnonzero(near).tolist():  # in score order
-            same = bool(overlapping[other]) or similarity[pick, other] >= params.duplicate_cosine or (
+            same = bool(overlapping[other]) or similarity[other] >= params.duplicate_cosine or (
                 not candidates[pick].runs().isdisjoint(candidates[other].runs())
             )
             if not same:
