@@ -172,14 +172,16 @@ def test_a_shared_stock_phrase_is_not_the_same_statement_but_a_repeated_quote_is
 def test_k_means_k_quotes_ranked_as_the_product_ranks_them(engine, settings):
     """`-k N` returns the N best (or every distinct statement there is), not what a few passages hold."""
     total = len(engine.index.sentence_vectors)
-    answer = engine.ask("What did Trump say about Maliki?", k=25, abstain=False)
-    assert len(answer.quotes) == 25 and total > 25
-    assert len({(q.source, q.start) for q in answer.quotes}) == 25
+    answer = engine.ask("What did Trump say about Maliki?", k=20, abstain=False)
+    assert len(answer.quotes) == 20 and total > 40  # more than the top passages hold
+    assert len({(q.source, q.start) for q in answer.quotes}) == 20
     for quote in answer.quotes:
         assert quote.text == (settings.seeds_dir / quote.source).read_text(encoding="utf-8")[quote.start:quote.end]
     everything = engine.ask("What did Trump say about Maliki?", k=1000, abstain=False)
-    assert 25 < len(everything.quotes) <= total
-    assert [q.text for q in everything.quotes[:3]] == [q.text for q in answer.quotes[:3]]
+    assert 20 < len(everything.quotes) <= total
+    spans = sorted((q.source, q.start, q.end) for q in everything.quotes)
+    assert all(a[0] != b[0] or a[2] <= b[1] for a, b in zip(spans, spans[1:]))  # no sentence quoted twice
+    assert [q.text for q in everything.quotes[:20]] == [q.text for q in answer.quotes]
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ def test_context_never_reaches_the_reply(engine):
 def test_one_article_is_searched_not_post_filtered(engine):
     question = "Why does Washington see Maliki as a problem?"
     best = engine.ask(question, k=6)
-    assert {quote.source for quote in best.quotes} == {A001}  # a post-filter to 003 would leave nothing
+    assert A003 not in {quote.source for quote in best.quotes}  # a post-filter to 003 would leave nothing
     held = engine.ask(question, article=A003)
     assert held.answered and len(held.quotes) == 3
     assert {quote.source for quote in held.quotes} == {A003}

@@ -157,9 +157,10 @@ class Engine:
         diagnostics = evidence.as_dict()
         if declined and abstain:
             return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
-        # Enough sentences for k quotes once repeats are folded into "also in": -k N means N.
+        # Enough sentences for k quotes once repeats are folded into "also in" and neighbours joined
+        # to quotes: -k N means N.
         # The count follows the page size, not the offset, so every page comes from one ranking.
-        count = max(self.fusion.candidates, 3 * k)
+        count = max(self.fusion.candidates, 4 * k)
         sentence_lexical = steered_scores(index.sentences.lexical, question, context) if context else None
         found = find_sentences(question, query_vector, index.sentences.dense, index.sentences.lexical,
                                index.sentence_vectors, count, lexical_scores=sentence_lexical, rows=sentence_rows)

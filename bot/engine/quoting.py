@@ -11,7 +11,7 @@ different information (maximal marginal relevance).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -203,9 +203,11 @@ def _select(
 ) -> list[tuple[Quote, _Candidate]]:
     """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation.
 
-    Each pick's cosines to every candidate come from one matrix-vector product (k of them, not the
-    full square: a hundred candidates' square cost more than the rest of quoting, measured); only
-    the candidates close enough to a pick (or overlapping it) are looked at one by one.
+    Each pick is settled whole before the next (its repeats folded in, its neighbour joined), so the
+    first quotes never depend on k: "More quotes" pages (k = offset + page) repeat no quote and skip
+    none. Each pick's cosines to every candidate come from one matrix-vector product (a hundred
+    candidates' full square cost more than the rest of quoting, measured); only the candidates
+    close enough to a pick (or overlapping it) are looked at one by one.
     """
     candidates = sorted(candidates, key=lambda c: -c.score)
     if not candidates:
@@ -219,72 +221,80 @@ def _select(
     alive = np.ones(len(candidates), dtype=bool)
     penalty = np.zeros(len(candidates))  # each candidate's likeness to the closest quote chosen so far
     owner = np.full(len(candidates), -1)  # the pick a candidate is quoted in or folded into
-    picks: list[int] = []
-    also: list[list[Citation]] = []
-    while alive.any() and len(picks) < k:
-        pick = int(np.argmax(np.where(alive, scores - params.diversity * penalty, -np.inf)))
-        alive[pick] = False
-        owner[pick] = pick
-        picks.append(pick)
-        also.append([])
-        similarity = vectors @ vectors[pick]
-        penalty = np.maximum(penalty, np.maximum(similarity, 0.0))
-        # Everything that says the same thing is folded into this quote now, so it never takes a slot.
-        overlapping = (source_ids == source_ids[pick]) & (starts < ends[pick]) & (starts[pick] < ends)
+    at = {(c.source, max(c.rows)): i for i, c in enumerate(candidates)}  # by its own sentence, the last
+    read: dict[str, Article] = {}
+
+    def article(source: str) -> Article:
+        if source not in read:
+            read[source] = articles[source]
+        return read[source]
+
+    def fold(pick: int, said: int, citations: list[Citation] | None) -> np.ndarray:
+        """Every live candidate saying what candidate `said` says is folded into `pick` (and cited, if
+        `citations` is given and it sits in another article)."""
+        similarity = vectors @ vectors[said]
+        overlapping = (source_ids == source_ids[said]) & (starts < ends[said]) & (starts[said] < ends)
         near = alive & (overlapping | (similarity >= min(params.shared_run_cosine, params.duplicate_cosine)))
         for other in np.flatnonzero(near).tolist():  # in score order
             same = bool(overlapping[other]) or similarity[other] >= params.duplicate_cosine or (
-                not candidates[pick].runs().isdisjoint(candidates[other].runs())
+                not candidates[said].runs().isdisjoint(candidates[other].runs())
             )
             if not same:
                 continue
             alive[other] = False
             owner[other] = pick
             found = candidates[other]
-            if found.source not in {candidates[pick].source, *(c.source for c in also[-1])}:
-                article = articles[found.source]
-                also[-1].append(article.cite(found.start, found.end))
-    spans = _join_neighbours(candidates, picks, owner, articles, params.neighbour_share)
-    return [
-        (Quote(
-            text=articles[c.source].text[start:end], source=c.source, title=articles[c.source].title,
-            start=start, end=end, paragraph=articles[c.source].paragraph_at(start), score=round(c.score, 4),
-            also_in=tuple(citations), outlet=articles[c.source].outlet, url=articles[c.source].url,
-            published=articles[c.source].published,
-        ), c)
-        for c, (start, end), citations in zip((candidates[i] for i in picks), spans, also)
-    ]
+            if citations is not None and found.source not in {candidates[pick].source, *(c.source for c in citations)}:
+                citations.append(article(found.source).cite(found.start, found.end))
+        return similarity
+
+    chosen: list[tuple[Quote, _Candidate]] = []
+    while alive.any() and len(chosen) < k:
+        pick = int(np.argmax(np.where(alive, scores - params.diversity * penalty, -np.inf)))
+        alive[pick] = False
+        owner[pick] = pick
+        c, citations = candidates[pick], []
+        # Everything that says the same thing is folded into this quote now, so it never takes a slot.
+        penalty = np.maximum(penalty, np.maximum(fold(pick, pick, citations), 0.0))
+        start, end = c.start, c.end
+        joined = _neighbour(candidates, pick, at, owner, params.neighbour_share, article)
+        if joined is not None:
+            alive[joined] = False
+            owner[joined] = pick
+            fold(pick, joined, None)  # its repeats are not quoted again; the citations stay the pick's
+            start, end = min(start, candidates[joined].start), max(end, candidates[joined].end)
+        source = article(c.source)
+        chosen.append((Quote(
+            text=source.text[start:end], source=c.source, title=source.title, start=start, end=end,
+            paragraph=source.paragraph_at(start), score=round(c.score, 4), also_in=tuple(citations),
+            outlet=source.outlet, url=source.url, published=source.published,
+        ), c))
+    return chosen
 
 
-def _join_neighbours(
-    candidates: list[_Candidate], picks: list[int], owner: np.ndarray, articles: ArticleTable, share: float
-) -> list[tuple[int, int]]:
-    """Each pick's span, widened to the better-scoring sentence beside it if that one comes close.
+def _neighbour(
+    candidates: list[_Candidate], pick: int, at: dict[tuple[str, int], int], owner: np.ndarray, share: float,
+    article: Callable[[str], Article],
+) -> int | None:
+    """The better-scoring sentence beside a pick, if it comes close enough to join the quote.
 
     A quote stays at most two sentences. Only a candidate no other quote holds may join (it would
     repeat that quote), and never across a section heading. The pick keeps its own vector and runs
     for citing other carriers: the statement it was chosen for is what they must repeat.
     """
-    at = {(c.source, max(c.rows)): i for i, c in enumerate(candidates)}  # by its own sentence, the last
-    spans = []
-    for pick in picks:
-        c = candidates[pick]
-        beside = [
-            i for row in (min(c.rows) - 1, max(c.rows) + 1)
-            if (i := at.get((c.source, row))) is not None and owner[i] in (-1, pick)
-            and candidates[i].score >= share * c.score and len({*c.rows, *candidates[i].rows}) <= 2
-        ]
-        if not beside:
-            spans.append((c.start, c.end))
-            continue
-        joined = max(beside, key=lambda i: candidates[i].score)
-        other = candidates[joined]
-        if _heading_between(articles[c.source], min(c.end, other.end), max(c.start, other.start)):
-            spans.append((c.start, c.end))
-            continue
-        owner[joined] = pick
-        spans.append((min(c.start, other.start), max(c.end, other.end)))
-    return spans
+    c = candidates[pick]
+    beside = [
+        i for row in (min(c.rows) - 1, max(c.rows) + 1)
+        if (i := at.get((c.source, row))) is not None and owner[i] in (-1, pick)
+        and candidates[i].score >= share * c.score and len({*c.rows, *candidates[i].rows}) <= 2
+    ]
+    if not beside:
+        return None
+    joined = max(beside, key=lambda i: candidates[i].score)
+    other = candidates[joined]
+    if _heading_between(article(c.source), min(c.end, other.end), max(c.start, other.start)):
+        return None
+    return joined
 
 
 class _CitationPool:
