@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bot.engine.diskarray import DiskArray, open_array
+from bot.engine.diskarray import DiskArray, csr_gather, open_array
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,21 @@ def test_every_key_reads_what_numpy_reads(arrays, data):
                data.draw(st.sampled_from([2, slice(None, 2), slice(1, None)])))
     got, want = disk[key], expected[key]
     assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_csr_gather_reads_each_rows_values_end_to_end(arrays, data):
+    """Many rows of CSR data in one read, from memory or from disk: the same as slicing row by row."""
+    expected, disk = arrays["spans"]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(expected)), min_size=1, max_size=12)))
+    ptr = np.array([0, *cuts, len(expected)], dtype=np.int64)
+    rows = data.draw(st.lists(st.integers(0, len(ptr) - 2), max_size=10))
+    want = [expected[ptr[r] : ptr[r + 1]] for r in rows]
+    for values in (expected, disk):
+        got, owners = csr_gather(ptr, values, rows)
+        assert np.array_equal(got, np.concatenate(want) if want else expected[:0])
+        assert owners.tolist() == [i for i, part in enumerate(want) for _ in range(len(part))]
 
 
 def test_whole_array_length_and_errors(arrays):

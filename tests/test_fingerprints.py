@@ -106,3 +106,31 @@ def test_hashing_in_blocks_gives_the_same_arrays_as_one_pass(monkeypatch):
     for name in ("term_ptr", "terms", "run_ptr", "runs", "leans"):
         assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name
     assert len(Fingerprints.compute([])) == 0
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab cd ef gh. ,ÉÀ"), max_size=60), min_size=2, max_size=6),
+       st.data())
+def test_a_run_lookup_finds_exactly_the_sentences_sharing_six_words(texts, data):
+    """Quoting asks one sorted lookup per question instead of comparing every pair's runs."""
+    prints = Fingerprints.compute(texts)
+    looked_up = data.draw(st.lists(st.integers(0, len(texts) - 1), min_size=1, unique=True))
+    asked = data.draw(st.lists(st.integers(0, len(texts) - 1), min_size=1, max_size=2, unique=True))
+    found = prints.run_lookup(np.array(looked_up)).sharing(asked)
+    assert found == {row for row in looked_up if any(_shares_six_words(texts[row], texts[a]) for a in asked)}
+
+
+def test_matches_counts_the_question_terms_each_sentence_holds():
+    prints = Fingerprints.compute(SENTENCES)
+    question = term_keys("Will the United States help Iraq, Trump asked in Oman?")
+    rows = [2, 0, 5, 1, 0]  # any order, repeats allowed
+    expected = [round(coverage(question, prints.terms_of(row)) * len(question)) for row in rows]
+    assert prints.matches(rows, question).tolist() == expected
+    assert expected[1] >= 4 and expected[2] == 0
+
+
+def test_a_run_lookup_finds_every_sentence_repeating_a_run_not_only_the_first():
+    prints = Fingerprints.compute(SENTENCES)  # 0 and 1 both hold "the united states will no longer help"
+    lookup = prints.run_lookup(np.array([1, 2, 0, 6]))
+    assert lookup.sharing([0]) == lookup.sharing([1]) == {0, 1}
+    assert lookup.sharing([2]) == {2} and lookup.sharing([4]) == set()  # itself; a sentence of under six words

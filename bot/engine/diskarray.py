@@ -31,6 +31,20 @@ def open_array(path: Path, mmap_below: int | None = None) -> "np.ndarray | DiskA
     return DiskArray(path)
 
 
+def csr_gather(ptr: Any, values: Any, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(the values of every row in `rows`, end to end; which of `rows` each value belongs to), for
+    data in CSR form (`values[ptr[r]:ptr[r + 1]]` is row r): one read for many rows, not one each."""
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    lo, hi = np.asarray(ptr[rows], dtype=np.int64), np.asarray(ptr[rows + 1], dtype=np.int64)
+    return np.asarray(values[ranges(lo, hi)]), np.repeat(np.arange(len(rows)), hi - lo)
+
+
+def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Every index of `[lo[i], hi[i])` for each i, end to end, without a Python loop."""
+    counts = hi - lo
+    return np.repeat(lo, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 class DiskArray:
     """A read-only C-ordered .npy array whose rows are read on demand; supports what the index asks of it:
     `a[i]`, `a[i:j]`, `a[rows]` (any order, repeats allowed), `a[i:j, cols]`, `len`, `shape`, `np.asarray(a)`.

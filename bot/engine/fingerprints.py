@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .diskarray import open_array
+from .diskarray import csr_gather, open_array, ranges
 from .lexical import stem_terms
 
 WORD = re.compile(r"\w+")
@@ -179,6 +179,38 @@ class Fingerprints:
 
     def leans_back(self, row: int) -> bool:
         return bool(self.leans[row])
+
+    def matches(self, rows: Sequence[int], terms: frozenset[int]) -> np.ndarray:
+        """How many of `terms` each row holds (a row's terms are distinct), for all rows in one read."""
+        values, owners = csr_gather(self.term_ptr, self.terms, rows)
+        wanted = np.fromiter(terms, dtype=np.uint64, count=len(terms))
+        return np.bincount(owners[np.isin(values, wanted)], minlength=len(rows))
+
+    def run_lookup(self, rows: np.ndarray) -> "RunLookup":
+        """The six-word runs of `rows`, sorted once, for asking which of them share a run with a sentence."""
+        return RunLookup(self, np.asarray(rows, dtype=np.int64))
+
+
+class RunLookup:
+    """Which of a question's candidate sentences share a six-word run with a given one.
+
+    One gather and one sort per question; each asking is then two binary searches per run of the
+    sentence asked about, instead of reading and comparing every candidate's runs one by one.
+    """
+
+    def __init__(self, prints: Fingerprints, rows: np.ndarray) -> None:
+        self._prints = prints
+        values, owners = csr_gather(prints.run_ptr, prints.runs, rows)
+        order = np.argsort(values, kind="stable")
+        self._values, self._rows = values[order], rows[owners[order]]
+
+    def sharing(self, rows: Sequence[int]) -> set[int]:
+        """The rows (among those looked up) sharing at least one run with any of `rows`."""
+        runs, _ = csr_gather(self._prints.run_ptr, self._prints.runs, rows)
+        if not len(runs) or not len(self._values):
+            return set()
+        lo, hi = np.searchsorted(self._values, runs, "left"), np.searchsorted(self._values, runs, "right")
+        return set(self._rows[ranges(lo, hi)].tolist())
 
 
 def coverage(question_terms: frozenset[int], text_terms: frozenset[int]) -> float:

@@ -11,7 +11,7 @@ different information (maximal marginal relevance).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import BUNDLED_E5
 from .answer_types import asks_for_latest, carries, wants
-from .fingerprints import Fingerprints, coverage, term_keys
+from .fingerprints import Fingerprints, RunLookup, coverage, term_keys
 from .models import Article, Citation, Quote
 from .retrieval import Hit, SentenceHit
 from .tables import ArticleTable, PassageTable
@@ -70,16 +70,8 @@ class _Candidate:
     score: float
     vector: np.ndarray
     rows: tuple[int, ...]  # its sentences' rows in the sentence vectors and fingerprints
-    fingerprints: Fingerprints
     # (cosine, word overlap, best passage around it, answer-type/recency/BM25 terms), weighed by `_score`
     signals: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    _runs: frozenset[int] | None = None
-
-    def runs(self) -> frozenset[int]:
-        """Six-word runs, read only for the few candidates close enough in meaning to need them."""
-        if self._runs is None:
-            self._runs = frozenset().union(*(self.fingerprints.runs_of(row) for row in self.rows))
-        return self._runs
 
 
 class QuotableIndex(Protocol):
@@ -87,15 +79,18 @@ class QuotableIndex(Protocol):
 
     passages: PassageTable
     articles: ArticleTable
-    sentence_rows: Sequence[tuple[int, ...]]
     sentence_vectors: np.ndarray
     fingerprints: Fingerprints
     sentences: "SentenceSearch"
 
 
-def _heading_between(article: Article, end: int, start: int) -> bool:
-    """A section heading between two sentences: the one after starts afresh, it leans on nothing."""
-    return any(end <= h_start and h_end <= start for h_start, h_end in article.headings)
+def _heading_between(articles: ArticleTable, position: int, end: int, start: int) -> bool:
+    """A section heading between two sentences of article `position`: the one after starts afresh,
+    it leans on nothing. Only a gap holding more than white space can hold one, so most pairs
+    never need the article's structure worked out."""
+    if not articles.text(position)[end:start].strip():
+        return False
+    return any(end <= h_start and h_end <= start for h_start, h_end in articles.structure(position)[1])
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -121,25 +116,22 @@ def pick_quotes(
     top = hits[: params.passages]
     if not top and not found:
         return []
-    best = max((hit.score for hit in hits[: params.citation_passages]), default=0.0) or 1.0
-    sentence_rows = index.sentence_rows
-    rows_of: dict[int, tuple[int, ...]] = {}  # passage row -> its sentence rows, read once per question
-
-    def rows_in(passage_row: int) -> tuple[int, ...]:
-        if passage_row not in rows_of:
-            rows_of[passage_row] = sentence_rows[passage_row]
-        return rows_of[passage_row]
-
-    context: dict[int, float] = {}  # sentence row -> its best passage's fused score, over the best
-    for hit in hits[: params.citation_passages]:
-        for row in rows_in(hit.row):
-            context[row] = max(context.get(row, 0.0), hit.score / best)
+    ranked = hits[: params.citation_passages]
+    best = max((hit.score for hit in ranked), default=0.0) or 1.0
+    # Each sentence of the ranked passages, with its best passage's fused score over the best: hits
+    # come best first, so a sentence's first passage is its best.
+    in_ranked, from_hit = index.passages.sentence_rows_of_each([hit.row for hit in ranked])
+    pool_rows, first = np.unique(in_ranked, return_index=True)
+    passage_scores = np.array([hit.score for hit in ranked]) / best
+    context = dict(zip(pool_rows.tolist(), passage_scores[from_hit[first]].tolist()))
     words = {hit.row: hit.lexical for hit in found}
     # Every sentence row's article and span come from the sentence table: no passage is rebuilt.
-    rows = list(dict.fromkeys([*(row for hit in top for row in rows_in(hit.row)), *(hit.row for hit in found)]))
+    in_top, _ = index.passages.sentence_rows_of_each([hit.row for hit in top])
+    rows = list(dict.fromkeys([*in_top.tolist(), *(hit.row for hit in found)]))
     spans = np.asarray(index.sentences.table[rows]).tolist()  # (article position, start, end) per row
-    metas = index.articles.metas
-    prints = index.fingerprints
+    metas, prints = index.articles.metas, index.fingerprints
+    question_terms = term_keys(question)
+    matched = prints.matches(rows, question_terms).tolist()  # question terms each sentence holds
     before = {  # a sentence that leans back -> the one before it in its article
         row: row - 1 for row, (position, _, _) in zip(rows, spans)
         if prints.leans_back(row) and row - 1 >= metas[position].sentence_rows[0]
@@ -148,32 +140,34 @@ def pick_quotes(
     wanted = wants(question) if params.answer_type_weight else None
     # Reads every article's date, so only when a weight lets it change a score.
     recency = _recency(index) if params.recency_weight and asks_for_latest(question) else None
-    question_terms = term_keys(question)
-    needed = sorted({*rows, *before.values()})  # one read for all vectors
-    vectors = dict(zip(needed, np.asarray(index.sentence_vectors[needed], dtype=np.float32)))
+    vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)  # one read for all of them
+    if before:
+        earlier = dict(zip(before.values(), np.asarray(index.sentence_vectors[list(before.values())], dtype=np.float32)))
     candidates: list[_Candidate] = []
-    for row, (position, start, end) in zip(rows, spans):
-        source = metas[position].source
-        vector, sentence_terms, quoted_rows = vectors[row], prints.terms_of(row), (row,)
+    for i, (row, (position, start, end)) in enumerate(zip(rows, spans)):
+        quoted_rows = (row,)
+        overlap = matched[i] / len(question_terms) if question_terms else 0.0
         if row in before:
             _, previous_start, previous_end = before_spans[before[row]]
-            if not _heading_between(index.articles.at(position), previous_end, start):
+            if not _heading_between(index.articles, position, previous_end, start):
                 start, quoted_rows = previous_start, (before[row], row)
-                vector = _unit(vector + vectors[before[row]])
-                sentence_terms = sentence_terms | prints.terms_of(before[row])
+                vectors[i] = _unit(vectors[i] + earlier[before[row]])
+                overlap = coverage(question_terms, prints.terms_of(row) | prints.terms_of(before[row]))
         extra = params.words_weight * words.get(row, 0.0)
         if wanted is not None and carries(wanted, index.articles.text(position)[start:end]):
             extra += params.answer_type_weight
         if recency is not None:
-            extra += params.recency_weight * recency.get(source, 0.0)
+            extra += params.recency_weight * recency.get(metas[position].source, 0.0)
         candidates.append(_Candidate(
-            source, start, end, 0.0, vector, quoted_rows, prints,
-            signals=(float(vector @ query_vector), coverage(question_terms, sentence_terms), context.get(row, 0.0), extra),
+            metas[position].source, start, end, 0.0, vectors[i], quoted_rows,
+            signals=(float(vectors[i] @ query_vector), overlap, context.get(row, 0.0), extra),
         ))
     _score(candidates, params)
-    chosen = _select(candidates, index.articles, k, params)
-    pool = _CitationPool(index, hits[: params.citation_passages])
-    return [_cite_elsewhere(quote, candidate, pool, params.shared_run_cosine) for quote, candidate in chosen]
+    runs = prints.run_lookup(np.unique(np.concatenate([pool_rows, np.array(
+        [row for c in candidates for row in c.rows], dtype=np.int64)])))
+    chosen = _select(candidates, index.articles, runs, k, params)
+    pool = _CitationPool(index, pool_rows, runs)
+    return [pool.cite_elsewhere(quote, candidate, params.shared_run_cosine) for quote, candidate in chosen]
 
 
 def _score(candidates: list[_Candidate], params: QuoteParams) -> None:
@@ -199,7 +193,7 @@ def _recency(index: QuotableIndex) -> dict[str, float]:
 
 
 def _select(
-    candidates: list[_Candidate], articles: ArticleTable, k: int, params: QuoteParams
+    candidates: list[_Candidate], articles: ArticleTable, runs: RunLookup, k: int, params: QuoteParams
 ) -> list[tuple[Quote, _Candidate]]:
     """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation.
 
@@ -235,12 +229,13 @@ def _select(
         similarity = vectors @ vectors[said]
         overlapping = (source_ids == source_ids[said]) & (starts < ends[said]) & (starts[said] < ends)
         near = alive & (overlapping | (similarity >= min(params.shared_run_cosine, params.duplicate_cosine)))
-        for other in np.flatnonzero(near).tolist():  # in score order
-            same = bool(overlapping[other]) or similarity[other] >= params.duplicate_cosine or (
-                not candidates[said].runs().isdisjoint(candidates[other].runs())
-            )
-            if not same:
-                continue
+        same = near & (overlapping | (similarity >= params.duplicate_cosine))
+        # The rest of the near ones are the same statement only if they share a six-word run with it.
+        check = np.flatnonzero(near & ~same)
+        if len(check):
+            sharing = runs.sharing(candidates[said].rows)
+            same[[other for other in check.tolist() if not sharing.isdisjoint(candidates[other].rows)]] = True
+        for other in np.flatnonzero(same).tolist():  # in score order
             alive[other] = False
             owner[other] = pick
             found = candidates[other]
@@ -257,7 +252,7 @@ def _select(
         # Everything that says the same thing is folded into this quote now, so it never takes a slot.
         penalty = np.maximum(penalty, np.maximum(fold(pick, pick, citations), 0.0))
         start, end = c.start, c.end
-        joined = _neighbour(candidates, pick, at, owner, params.neighbour_share, article)
+        joined = _neighbour(candidates, pick, at, owner, params.neighbour_share, articles)
         if joined is not None:
             alive[joined] = False
             owner[joined] = pick
@@ -274,7 +269,7 @@ def _select(
 
 def _neighbour(
     candidates: list[_Candidate], pick: int, at: dict[tuple[str, int], int], owner: np.ndarray, share: float,
-    article: Callable[[str], Article],
+    articles: ArticleTable,
 ) -> int | None:
     """The better-scoring sentence beside a pick, if it comes close enough to join the quote.
 
@@ -292,7 +287,7 @@ def _neighbour(
         return None
     joined = max(beside, key=lambda i: candidates[i].score)
     other = candidates[joined]
-    if _heading_between(article(c.source), min(c.end, other.end), max(c.start, other.start)):
+    if _heading_between(articles, articles.position[c.source], min(c.end, other.end), max(c.start, other.start)):
         return None
     return joined
 
@@ -302,41 +297,31 @@ class _CitationPool:
 
     Sentence spans, vectors and six-word runs all come from the index (no re-splitting, no model).
     One product with the quote's vector leaves the few sentences close enough in meaning; only
-    those have their runs read, each once however many quotes ask.
+    those have their runs read. `rows` are sorted: sentence rows run article by article (in
+    source order) and in text order within one.
     """
 
-    def __init__(self, index: QuotableIndex, hits: Sequence[Hit]) -> None:
+    def __init__(self, index: QuotableIndex, rows: np.ndarray, runs: RunLookup) -> None:
         self.articles = index.articles
-        self.fingerprints = index.fingerprints
-        rows: dict[tuple[str, int, int], int] = {}
-        for hit in hits:
-            source = index.passages.source(hit.row)
-            for (start, end), row in index.passages.sentence_spans_of(hit.row):
-                rows.setdefault((source, start, end), row)
-        self.sentences = sorted(rows)
-        self.rows = [rows[key] for key in self.sentences]
-        self.vectors = np.asarray(index.sentence_vectors[self.rows], dtype=np.float32)
-        self._runs: dict[int, frozenset[int]] = {}
+        self.runs = runs  # holds these rows' runs
+        self.rows = rows
+        self.spans = np.asarray(index.sentences.table[rows]).tolist()  # (article position, start, end)
+        self.vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)
 
-    def runs(self, position: int) -> frozenset[int]:
-        row = self.rows[position]
-        if row not in self._runs:
-            self._runs[row] = self.fingerprints.runs_of(row)
-        return self._runs[row]
-
-
-def _cite_elsewhere(quote: Quote, candidate: _Candidate, pool: _CitationPool, min_cosine: float) -> Quote:
-    """Articles carrying the quoted statement but not drawn as candidates are cited too."""
-    cited = {quote.source, *(c.source for c in quote.also_in)}
-    extra: list[Citation] = []
-    close = np.flatnonzero(pool.vectors @ candidate.vector >= min_cosine) if len(pool.sentences) else []
-    for position in close:  # in (source, start) order: an article's first carrier is cited
-        source, start, end = pool.sentences[position]
-        if source in cited or candidate.runs().isdisjoint(pool.runs(position)):
-            continue
-        article = pool.articles[source]
-        extra.append(article.cite(start, end))
-        cited.add(source)
-    if not extra:
-        return quote
-    return replace(quote, also_in=quote.also_in + tuple(extra))
+    def cite_elsewhere(self, quote: Quote, candidate: _Candidate, min_cosine: float) -> Quote:
+        """Articles carrying the quoted statement but not drawn as candidates are cited too."""
+        if not len(self.rows):
+            return quote
+        close = np.flatnonzero(self.vectors @ candidate.vector >= min_cosine)
+        if not len(close):
+            return quote
+        cited = {quote.source, *(c.source for c in quote.also_in)}
+        extra: list[Citation] = []
+        sharing = self.runs.sharing(candidate.rows)
+        for position in (p for p in close.tolist() if int(self.rows[p]) in sharing):  # in (source, start) order: an article's first carrier is cited
+            article_position, start, end = self.spans[position]
+            source = self.articles.metas[article_position].source
+            if source not in cited:
+                extra.append(self.articles.at(article_position).cite(start, end))
+                cited.add(source)
+        return replace(quote, also_in=quote.also_in + tuple(extra)) if extra else quote

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 import numpy as np
 
+from .diskarray import csr_gather
 from .lru import BoundedCache
 from .models import Article, Passage, Structure, article_structure
 
@@ -62,14 +63,18 @@ class ArticleTable(Mapping[str, Article]):
         found = self.decoded.peek(i)
         return found if found is not None else self.decoded.put(i, self._decode_uncached(i))
 
+    def structure(self, i: int) -> Structure:
+        """Paragraph starts and heading spans of article `i`, worked out once per index."""
+        found = self._structures.peek(i)
+        if found is None:
+            meta = self.metas[i]
+            found = self._structures.put(i, article_structure(meta.source, self.text(i), meta.body_start))
+        return found
+
     def at(self, i: int) -> Article:
         meta = self.metas[i]
-        text = self.text(i)
-        structure = self._structures.peek(i)
-        if structure is None:
-            structure = self._structures.put(i, article_structure(meta.source, text, meta.body_start))
-        return Article(meta.source, meta.title, meta.dateline, text, meta.sha256, meta.body_start,
-                       meta.published, meta.metadata, structure)
+        return Article(meta.source, meta.title, meta.dateline, self.text(i), meta.sha256, meta.body_start,
+                       meta.published, meta.metadata, self.structure(i))
 
     def __getitem__(self, source: str) -> Article:
         return self.at(self.position[source])
@@ -101,6 +106,12 @@ class PassageTable(Sequence[Passage]):
     def sentence_rows(self, row: int) -> tuple[int, ...]:
         lo, hi = int(self.sentence_ptr[row]), int(self.sentence_ptr[row + 1])
         return tuple(np.asarray(self.sentence_spans[lo:hi, 2]).tolist())  # one copy, not one memmap read per row
+
+    def sentence_rows_of_each(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(the sentence rows of every passage in `rows`, end to end; which of `rows` each came from):
+        one gather for the few dozen passages a question reads, not one read per passage."""
+        spans, owners = csr_gather(self.sentence_ptr, self.sentence_spans, rows)
+        return spans[:, 2] if len(spans) else np.zeros(0, dtype=np.int64), owners
 
     def sentence_spans_of(self, row: int) -> list[tuple[tuple[int, int], int]]:
         """((start, end), sentence vector row) of each sentence of a passage, without building the Passage."""
