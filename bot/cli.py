@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", parents=[common], help="measure speed and memory")
     bench.add_argument("--corpus", type=Path, default=None, metavar="DIR",
                        help="a BEIR folder to build and ask (default: ../shared/bench/scifact beside the repo)")
+    bench.add_argument("--dev", type=Path, default=None, metavar="DIR",
+                       help="a dev corpus (articles/ and questions.jsonl) to ask beside the seeds (default: tests/data/corpus)")
     bench.add_argument("--scales", default="3,10000,100000,1000000", help="passage counts to measure")
     bench.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     bench.add_argument("--repeat", type=int, default=1, help="builds to time (the fastest counts)")

@@ -113,11 +113,6 @@ class PassageTable(Sequence[Passage]):
         spans, owners = csr_gather(self.sentence_ptr, self.sentence_spans, rows)
         return spans[:, 2] if len(spans) else np.zeros(0, dtype=np.int64), owners
 
-    def sentence_spans_of(self, row: int) -> list[tuple[tuple[int, int], int]]:
-        """((start, end), sentence vector row) of each sentence of a passage, without building the Passage."""
-        lo, hi = int(self.sentence_ptr[row]), int(self.sentence_ptr[row + 1])
-        return [((s, e), r) for s, e, r in np.asarray(self.sentence_spans[lo:hi]).tolist()]
-
     def __getitem__(self, row: int) -> Passage:  # type: ignore[override]
         if not -len(self) <= row < len(self):
             raise IndexError(row)

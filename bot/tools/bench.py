@@ -7,8 +7,8 @@ The embedding model is the floor; the question is how much the rest of the pipel
 - incremental: one changed article among 300, against the full build of the same 300;
 - with the ONNX backend, the same build against torch's raw encode of the same texts;
 - per question: what `ask --json -` does for each line (question in, JSON quotes out) against raw
-  single-question encode, p50 and p99, at 3 articles (the dev and extra questions), SciFact and
-  synthetic 10k / 100k / 1M passages (SciFact test queries; real SciFact passages and their real
+  single-question encode, p50 and p99, at 3 articles (the dev and extra questions), the dev corpus
+  beside them (its own questions; `--dev`), SciFact and synthetic 10k / 100k / 1M passages (SciFact test queries; real SciFact passages and their real
   embeddings, replicated with noise); each scale is loaded and served by a fresh child process so
   its memory (peak RSS), load time and disk size are its own; the dense side's recall@10 against
   exact search is measured after the timings (its exact scan reads every vector).
@@ -32,6 +32,7 @@ import numpy as np
 from ..config import REPO_ROOT, Settings
 
 SCIFACT = REPO_ROOT.parent / "shared" / "bench" / "scifact"  # the default --corpus, where this workplace keeps it
+DEV_CORPUS = REPO_ROOT / "tests" / "data" / "corpus"  # the default --dev: articles/ and questions.jsonl
 NOISE = 0.6  # replicas keep a cosine of about 0.86 to their original: near-duplicates, as in news
 PROBE_QUESTIONS = 200
 RECALL_QUESTIONS = 100
@@ -272,8 +273,20 @@ def kinds_for(scale: int, every_kind: bool) -> list[str]:
     return list(KIND_THRESHOLDS) if every_kind or scale <= 100_000 else ["ivf-sq8"]
 
 
+def _dev_corpus(settings: Settings, folder: Path) -> tuple[Settings, list[str]] | None:
+    """Settings over the seeds plus a dev corpus's articles (the index `eval qa --with` builds), and its questions."""
+    from .evaluation import combined_seeds
+
+    articles, questions = folder / "articles", folder / "questions.jsonl"
+    if not articles.is_dir() or not questions.is_file():
+        return None
+    asked = [json.loads(line)["question"] for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return combined_seeds(settings, [articles]), asked[:PROBE_QUESTIONS]
+
+
 def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int], scifact_index: Path | None,
-                  every_kind: bool = False) -> list[list[str]]:
+                  every_kind: bool = False, dev: Path | None = None) -> list[list[str]]:
+    from ..engine.engine import Engine
     from ..engine.store.loading import load
 
     seeds_questions, scifact_queries = _questions(corpus)
@@ -292,6 +305,10 @@ def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int
         print("measured: " + " | ".join(rows[-1]), file=sys.stderr, flush=True)  # the table comes at the end
 
     add("3 articles (seeds/)", probe(settings, seeds_questions))
+    if dev is not None and (found := _dev_corpus(settings, dev)) is not None:
+        dev_settings, dev_questions = found
+        Engine.open(dev_settings)  # built (or brought up to date) here, so the probe only loads it
+        add(f"dev corpus ({dev.name}/ + seeds/)", probe(dev_settings, dev_questions))
     if scifact_index is not None:
         add("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), scifact_queries))
     source = load(next(work.glob("build-index-*")))
@@ -342,7 +359,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(_table(["build", "texts", "pipeline", "baseline", "ratio"], build_rows), flush=True)
         print(flush=True)
         serve_rows = bench_serving(settings, corpus, work, scales, scifact_index if (scifact_index / "CURRENT").exists() else None,
-                                   every_kind=args.every_kind)
+                                   every_kind=args.every_kind, dev=args.dev or DEV_CORPUS)
         print(_table(["per question", "index", "ask --json (question -> quotes)", "raw single encode", "ratio p50 / p99",
                       "dense recall@10", "peak RSS", "on disk", "load"], serve_rows), flush=True)
     if not (scifact_index / "CURRENT").exists():

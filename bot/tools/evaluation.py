@@ -138,7 +138,7 @@ def run_qa(settings: Settings, path: Path, *, extra_seeds: Sequence[Path] = (), 
     if half is not None:
         questions = [q for q in questions if q.half == half]
     if extra_seeds:
-        settings = _combined_seeds(settings, extra_seeds)
+        settings = combined_seeds(settings, extra_seeds)
     engine = Engine.open(settings)
     verdicts = [_verdict(engine, q) for q in questions]
     answerable = sum(q.answerable for q in questions)
@@ -163,7 +163,7 @@ def _verdict(engine: "Engine", question: qa.QaQuestion) -> qa.Verdict:
     return qa.judge(question, answer.answered, quoted, answer.diagnostics)
 
 
-def _combined_seeds(settings: Settings, folders: Sequence[Path]) -> Settings:
+def combined_seeds(settings: Settings, folders: Sequence[Path]) -> Settings:
     """The configured seeds plus other folders, copied into one seeds folder beside the index.
 
     The copy is kept in step with its sources (changed files rewritten, vanished ones removed), so
