@@ -45,7 +45,7 @@ def verdicts(tmp_path_factory, embedder):
 def test_held_back_english_questions_keep_their_answers(verdicts):
     english = qa.summarise("en", [v for v in verdicts if v.question.lang == "en"])
     assert english.answerable == 48
-    assert english.first >= 14 and english.first_three >= 24  # measured 16 and 26
+    assert english.first >= 15 and english.first_three >= 25  # measured 17 and 27
     assert english.wrongly_declined <= 4  # measured 3
 
 
