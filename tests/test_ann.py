@@ -133,5 +133,7 @@ def test_every_index_type_gives_the_same_answers(kind, wider_settings, embedder,
         assert [q.text for q in mine.quotes][:1] == [q.text for q in theirs.quotes][:1], question
         if [q.text for q in mine.quotes] != [q.text for q in theirs.quotes]:
             changed.append(question)
-    # Measured 2026-12-01: HNSW 0 of 54; IVF at half its lists 1 of 54 (a second quote missed).
-    assert len(changed) <= len(questions) // 50, changed
+    # Measured 2026-12-01: HNSW 0 of 54; IVF at half its lists 1 of 54 (a second quote missed), and 2 of
+    # 54 once a quote takes in the sentence beside it: that sentence joins only if the (approximate)
+    # sentence search found it, and in one question here it did not. First quotes never differ.
+    assert len(changed) <= len(questions) // 25, changed
