@@ -8,10 +8,11 @@ The embedding model is the floor; the question is how much the rest of the pipel
 - with the ONNX backend, the same build against torch's raw encode of the same texts;
 - per question: what `ask --json -` does for each line (question in, JSON quotes out) against raw
   single-question encode, p50 and p99, at 3 articles (the dev and extra questions), the dev corpus
-  beside them (its own questions; `--dev`), SciFact and synthetic 10k / 100k / 1M passages (SciFact test queries; real SciFact passages and their real
-  embeddings, replicated with noise); each scale is loaded and served by a fresh child process so
-  its memory (peak RSS), load time and disk size are its own; the dense side's recall@10 against
-  exact search is measured after the timings (its exact scan reads every vector).
+  beside them (its own questions; `--dev`), SciFact and synthetic 10k / 100k / 1M passages (SciFact
+  test queries; real SciFact passages and their real embeddings, replicated with noise); each scale
+  is loaded and served by a fresh child process so its memory (peak RSS), load time and disk size
+  are its own; the dense side's recall@10 against exact search is measured after the timings (its
+  exact scan reads every vector).
 """
 
 from __future__ import annotations
@@ -273,13 +274,17 @@ def kinds_for(scale: int, every_kind: bool) -> list[str]:
     return list(KIND_THRESHOLDS) if every_kind or scale <= 100_000 else ["ivf-sq8"]
 
 
+def _is_dev_corpus(folder: Path) -> bool:
+    return (folder / "articles").is_dir() and (folder / "questions.jsonl").is_file()
+
+
 def _dev_corpus(settings: Settings, folder: Path) -> tuple[Settings, list[str]] | None:
     """Settings over the seeds plus a dev corpus's articles (the index `eval qa --with` builds), and its questions."""
     from .evaluation import combined_seeds
 
-    articles, questions = folder / "articles", folder / "questions.jsonl"
-    if not articles.is_dir() or not questions.is_file():
+    if not _is_dev_corpus(folder):
         return None
+    articles, questions = folder / "articles", folder / "questions.jsonl"
     asked = [json.loads(line)["question"] for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     return combined_seeds(settings, [articles]), asked[:PROBE_QUESTIONS]
 
@@ -341,6 +346,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if missing:
         print(f"error: {corpus} is not a BEIR folder (no {', '.join(missing)}); "
               "pass one with --corpus DIR, such as BEIR's SciFact", file=sys.stderr)
+        return 2
+    if args.dev is not None and not _is_dev_corpus(args.dev):
+        print(f"error: {args.dev} is not a dev corpus (it needs articles/ and questions.jsonl, "
+              "as tests/data/corpus has)", file=sys.stderr)
         return 2
     from ..engine.embedding import MODELS_DIR
 
