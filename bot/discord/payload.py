@@ -374,17 +374,21 @@ def _name_list(names: Sequence[str]) -> str:
     """Escaped names, one per line, within a field value; the overflow is counted."""
     if not names:
         return messages.REINDEX_NONE
-    lines: list[str] = []
+    return lines_within([fit(name, 200) for name in names], FIELD_VALUE_LIMIT - 1)
+
+
+def lines_within(lines: Sequence[str], budget: int) -> str:
+    """As many of `lines` as fit in `budget` (Discord's count), then "…and N more" for the rest."""
+    shown: list[str] = []
     used = 0
-    for position, name in enumerate(names):
-        line = fit(name, 200)
-        more = messages.LIST_MORE.format(count=len(names) - position)
-        if used + discord_len(line) + 1 + discord_len(more) + 1 > FIELD_VALUE_LIMIT:
-            lines.append(more)
+    for position, line in enumerate(lines):
+        more = messages.LIST_MORE.format(count=len(lines) - position)
+        if used + discord_len(line) + 1 + discord_len(more) > budget:
+            shown.append(more)
             break
-        lines.append(line)
+        shown.append(line)
         used += discord_len(line) + 1
-    return "\n".join(lines)
+    return "\n".join(shown)
 
 
 def reindex_reply(report: ReindexReport) -> Reply:

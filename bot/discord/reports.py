@@ -14,7 +14,7 @@ from .. import messages
 from ..storage.gaps import GapRow
 from ..storage.records import SourceChange
 from ..storage.stats import Stats
-from .payload import FIELD_VALUE_LIMIT, EMBED_DESCRIPTION_LIMIT, Reply, discord_len, fit
+from .payload import FIELD_VALUE_LIMIT, EMBED_DESCRIPTION_LIMIT, Reply, discord_len, fit, lines_within
 
 GAPS_PER_PAGE = 8
 EXAMPLE_BUDGET = 700
@@ -47,19 +47,6 @@ def gaps_pages(rows: Sequence[GapRow], days: int) -> list[Reply]:
     return pages
 
 
-def _lines_within(lines: Sequence[str], budget: int) -> str:
-    shown: list[str] = []
-    used = 0
-    for position, line in enumerate(lines):
-        more = messages.LIST_MORE.format(count=len(lines) - position)
-        if used + discord_len(line) + 1 + discord_len(more) > budget:
-            shown.append(more)
-            break
-        shown.append(line)
-        used += discord_len(line) + 1
-    return "\n".join(shown)
-
-
 def stats_reply(stats: Stats) -> Reply:
     """The /stats embed: the totals, the busiest channels, the days with questions; the chart is
     attached by the cog as CHART_NAME and shown as the embed's image."""
@@ -73,10 +60,10 @@ def stats_reply(stats: Stats) -> Reply:
                                       declined=row.declined)
             for row in reversed(stats.per_day) if row.asked]
     embed.add_field(name=messages.STATS_PER_DAY,
-                    value=_lines_within(days, FIELD_VALUE_LIMIT) if days else messages.STATS_NO_QUESTIONS, inline=False)
+                    value=lines_within(days, FIELD_VALUE_LIMIT) if days else messages.STATS_NO_QUESTIONS, inline=False)
     if stats.channels:
         channels = [messages.STATS_CHANNEL.format(channel_id=channel, count=count) for channel, count in stats.channels]
-        embed.add_field(name=messages.STATS_CHANNELS, value=_lines_within(channels, FIELD_VALUE_LIMIT), inline=False)
+        embed.add_field(name=messages.STATS_CHANNELS, value=lines_within(channels, FIELD_VALUE_LIMIT), inline=False)
     embed.set_image(url=f"attachment://{CHART_NAME}")
     assert discord_len(embed.description) <= EMBED_DESCRIPTION_LIMIT
     return Reply(embeds=[embed])
@@ -93,5 +80,5 @@ def changes_embed(changes: Sequence[SourceChange]) -> discord.Embed:
         )
         for change in changes
     ]
-    return discord.Embed(title=messages.SOURCES_CHANGES, description=_lines_within(lines, 450),
+    return discord.Embed(title=messages.SOURCES_CHANGES, description=lines_within(lines, 450),
                          colour=discord.Colour.dark_teal())
