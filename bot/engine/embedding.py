@@ -148,24 +148,28 @@ class SentenceTransformerEmbedder:
 
 
 class NomicEmbedder:
-    """nomic-embed-text-v1.5, by our own torch forward pass (`nomic`): float32, whatever the backend."""
+    """nomic-embed-text-v1.5 (`nomic`): our own torch forward pass, or its int8 ONNX export.
 
-    def __init__(self, name: str = BUNDLED_NOMIC, *, cache_dir: Path) -> None:
-        self.name = name
+    As with `OnnxInt8Embedder`, the int8 name carries the backend: the two kinds of vector must not mix.
+    """
+
+    def __init__(self, *, cache_dir: Path, int8: bool = True) -> None:
+        self.name = BUNDLED_NOMIC + (ONNX_SUFFIX if int8 else "")
         self._cache_dir = Path(cache_dir)
+        self._int8 = int8
 
     @cached_property
     def model(self) -> "NomicModel":
         from .nomic import NomicError, NomicModel
 
         try:
-            return NomicModel(self._cache_dir)
+            return NomicModel(self._cache_dir, int8=self._int8)
         except NomicError as error:
             raise EmbeddingError(str(error)) from error
 
     @property
     def dimension(self) -> int:
-        return int(self.model.network.width)
+        return int(self.model.width)
 
     def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
         return self.model.embed(texts, "passage", batch_size)
@@ -418,10 +422,9 @@ def model_cache_dir(settings: "Settings") -> Path:
 def make_embedder(settings: "Settings") -> Embedder:
     """The embedder the settings ask for: torch (the fallback) or the cached ONNX int8 export.
 
-    nomic-embed-text-v1.5 runs in torch whatever the backend: it has no transformers class to
-    export from (`nomic`)."""
+    nomic-embed-text-v1.5 has no transformers class, so `nomic` runs and exports it itself."""
     if settings.embedding_model == BUNDLED_NOMIC:
-        return NomicEmbedder(cache_dir=model_cache_dir(settings))
+        return NomicEmbedder(cache_dir=model_cache_dir(settings), int8=settings.embedding_backend == "onnx-int8")
     if settings.embedding_backend == "onnx-int8":
         return OnnxInt8Embedder(settings.embedding_model, cache_dir=model_cache_dir(settings))
     return SentenceTransformerEmbedder(settings.embedding_model, cache_dir=model_cache_dir(settings))

@@ -18,6 +18,7 @@ import hashlib
 import io
 import logging
 import shutil
+import warnings
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -42,6 +43,14 @@ PROMPTS = {"query": "search_query: ", "passage": "search_document: "}  # the mod
 MAX_TOKENS = 512  # passages are sized far below; nomic was trained to 2048
 _MARKER = "extract.json"
 _EXTRACTOR = 1
+_ONNX_MARKER = "export.json"
+_EXPORTER = 1
+PROBES = (  # the int8 export's vectors of these must stay near float32's
+    "search_query: Who is the US charge d'affaires in Iraq?",
+    "search_document: Parliament failed to reach a quorum on Tuesday.",
+    "search_document: Diffusion tensor imaging of newborn white matter.",
+)
+MIN_PROBE_COSINE = 0.98  # per channel they sit at 0.986-0.989; per tensor (0.967-0.972) would fail
 
 
 class NomicError(RuntimeError):
@@ -160,6 +169,11 @@ def extracted_gguf(cache_dir: Path) -> Path:
 # --- the network ----------------------------------------------------------------------------------
 
 
+def read_vocab(reader: object) -> dict[str, int]:
+    """The WordPiece vocabulary of an open `gguf.GGUFReader`, without reading any weight."""
+    return _wordpiece_vocab(list(reader.fields["tokenizer.ggml.tokens"].contents()))  # type: ignore[attr-defined]
+
+
 def _wordpiece_vocab(tokens: list[str]) -> dict[str, int]:
     """bert-base-uncased's vocabulary back from GGUF's "phantom space" form (llama.cpp's converter
     writes a word start as "▁word" and a continuation "##ing" as "ing")."""
@@ -181,12 +195,16 @@ class NomicBert(torch.nn.Module):
     def __init__(self, weights: dict[str, torch.Tensor], *, layers: int, heads: int, eps: float,
                  rope_base: float, vocab: dict[str, int]) -> None:
         super().__init__()
-        self.weights = weights
+        for name, tensor in weights.items():  # buffers: an ONNX export keeps them as initialisers
+            self.register_buffer(name.replace(".", "__"), tensor)
         self.layers, self.heads, self.eps = layers, heads, eps
         self.width = int(weights["token_embd.weight"].shape[1])
         self.vocab = vocab
         head = self.width // heads
         self.inverse_frequencies = 1.0 / rope_base ** (torch.arange(0, head, 2, dtype=torch.float32) / head)
+
+    def _w(self, name: str) -> torch.Tensor:
+        return getattr(self, name.replace(".", "__"))
 
     @classmethod
     def from_gguf(cls, path: Path) -> "NomicBert":
@@ -205,12 +223,11 @@ class NomicBert(torch.nn.Module):
             heads=int(field("nomic-bert.attention.head_count")),
             eps=float(field("nomic-bert.attention.layer_norm_epsilon")),
             rope_base=float(field("nomic-bert.rope.freq_base")),
-            vocab=_wordpiece_vocab(list(field("tokenizer.ggml.tokens"))),
+            vocab=read_vocab(reader),
         )
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        w = self.weights
-        return F.layer_norm(x, (self.width,), w[name + ".weight"], w[name + ".bias"], self.eps)
+        return F.layer_norm(x, (self.width,), self._w(name + ".weight"), self._w(name + ".bias"), self.eps)
 
     def _rotate(self, x: torch.Tensor) -> torch.Tensor:
         """Rotary positions, NeoX style: the head's two halves are the pairs."""
@@ -221,19 +238,19 @@ class NomicBert(torch.nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Unit vectors: the mean of the last layer over each text's own tokens."""
-        w, (batch, length) = self.weights, ids.shape
-        x = self._norm(F.embedding(ids, w["token_embd.weight"]) + w["token_types.weight"][0], "token_embd_norm")
+        w, (batch, length) = self._w, ids.shape
+        x = self._norm(F.embedding(ids, w("token_embd.weight")) + w("token_types.weight")[0], "token_embd_norm")
         blocked = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
         head = self.width // self.heads
         for layer in range(self.layers):
             p = f"blk.{layer}."
-            qkv = F.linear(x, w[p + "attn_qkv.weight"]).view(batch, length, 3, self.heads, head)
+            qkv = F.linear(x, w(p + "attn_qkv.weight")).view(batch, length, 3, self.heads, head)
             q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))
             attended = F.scaled_dot_product_attention(self._rotate(q), self._rotate(k), v, attn_mask=blocked)
             attended = attended.transpose(1, 2).reshape(batch, length, self.width)
-            x = self._norm(x + F.linear(attended, w[p + "attn_output.weight"]), p + "attn_output_norm")
-            gated = F.silu(F.linear(x, w[p + "ffn_gate.weight"])) * F.linear(x, w[p + "ffn_up.weight"])
-            x = self._norm(x + F.linear(gated, w[p + "ffn_down.weight"]), p + "layer_output_norm")
+            x = self._norm(x + F.linear(attended, w(p + "attn_output.weight")), p + "attn_output_norm")
+            gated = F.silu(F.linear(x, w(p + "ffn_gate.weight"))) * F.linear(x, w(p + "ffn_up.weight"))
+            x = self._norm(x + F.linear(gated, w(p + "ffn_down.weight")), p + "layer_output_norm")
         kept = mask[:, :, None].to(x.dtype)
         return F.normalize((x * kept).sum(1) / kept.sum(1).clamp(min=1.0), dim=-1)
 
@@ -255,15 +272,112 @@ def make_tokenizer(vocab: dict[str, int]):
     return tokenizer
 
 
-class NomicModel:
-    """The network and its tokenizer, loaded from the model cache: texts in, unit vectors out."""
+# --- int8: an ONNX export of the network, quantised once -----------------------------------------
 
-    def __init__(self, cache_dir: Path) -> None:
+
+def exported_int8(cache_dir: Path, gguf_path: Path) -> Path:
+    """The int8 ONNX graph of the network in `cache_dir`, exported and quantised once (~40 s).
+
+    onnxruntime's dynamic quantisation, per channel: per tensor, the vectors sat at 0.97 cosine
+    from float32; per channel at 0.99. The export uses torch's TorchScript exporter (the dynamo
+    one needs onnxscript, which nothing else here uses); torch is pinned, so it stays available.
+    """
+    folder = Path(cache_dir) / "nomic-embed-text-v1.5-onnx-int8"
+    marker = model_cache.read_marker(folder, _ONNX_MARKER, hash_all=True)
+    if marker is not None and marker.get("exporter") == _EXPORTER and marker.get("source_sha256") == GGUF_SHA256:
+        return folder / "model.onnx"
+    if folder.exists():
+        log.warning("the int8 export in %s is damaged or out of date; exporting again", folder)
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    network = NomicBert.from_gguf(gguf_path)
+    staging = model_cache.staging_folder(folder)
+    log.info("exporting nomic-embed-text-v1.5 to ONNX int8 in %s; this happens once", folder)
+    try:
+        staging.mkdir()
+        example = torch.tensor([[101, 2054, 2003, 102], [101, 2054, 102, 0]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on tracing; the probe below is the check
+            torch.onnx.export(
+                network, (example, (example != 0).long()), str(staging / "fp32.onnx"), dynamo=False,
+                input_names=["ids", "mask"], output_names=["vectors"], opset_version=17,
+                dynamic_axes={"ids": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"},
+                              "vectors": {0: "batch"}},
+            )
+        root = logging.getLogger()  # the quantiser logs a pre-processing hint at the root logger
+        level = root.level
+        root.setLevel(logging.ERROR)
         try:
-            self.network = NomicBert.from_gguf(extracted_gguf(Path(cache_dir)))
+            quantize_dynamic(str(staging / "fp32.onnx"), str(staging / "model.onnx"),
+                             weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
+        (staging / "fp32.onnx").unlink()
+        tokenizer = make_tokenizer(network.vocab)
+        session = onnxruntime.InferenceSession(str(staging / "model.onnx"), providers=["CPUExecutionProvider"])
+        int8 = _embed(lambda ids, mask: session.run(None, {"ids": ids.numpy(), "mask": mask.numpy()})[0],
+                      tokenizer, list(PROBES), network.width)
+        with torch.inference_mode():
+            exact = _embed(lambda ids, mask: network(ids, mask).numpy(), tokenizer, list(PROBES), network.width)
+        cosine = float((int8 * exact).sum(axis=1).mean())
+        if cosine < MIN_PROBE_COSINE:
+            raise NomicError(f"the int8 export disagrees with float32 (mean cosine {cosine:.3f} on probe texts)")
+        model_cache.write_marker(staging, _ONNX_MARKER, {"exporter": _EXPORTER, "source_sha256": GGUF_SHA256,
+                                                         "probe_cosine": round(cosine, 5)})
+        model_cache.install(staging, folder, _ONNX_MARKER)
+    except NomicError:
+        raise
+    except Exception as error:  # noqa: BLE001 - torch's exporter and onnx raise many kinds; one message
+        raise NomicError(f"cannot export nomic-embed-text-v1.5 to ONNX int8 in {folder}: {error} "
+                         f"(set EMBEDDING_BACKEND=torch to run it in float32)") from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / "model.onnx"
+
+
+def _embed(run, tokenizer, texts: list[str], width: int, batch_size: int = 32) -> np.ndarray:  # noqa: ANN001
+    """`run(ids, mask)` over length-sorted batches (similar lengths pad little), in the input order."""
+    if not texts:
+        return np.zeros((0, width), dtype=np.float32)
+    encoded = tokenizer.encode_batch(texts)
+    order = sorted(range(len(texts)), key=lambda i: -len(encoded[i].ids))
+    out = np.empty((len(texts), width), dtype=np.float32)
+    for begin in range(0, len(order), batch_size):
+        rows = order[begin:begin + batch_size]
+        ids = torch.zeros((len(rows), len(encoded[rows[0]].ids)), dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for slot, row in enumerate(rows):
+            pieces = encoded[row].ids
+            ids[slot, :len(pieces)] = torch.tensor(pieces)
+            mask[slot, :len(pieces)] = 1
+        out[rows] = run(ids, mask)
+    return out
+
+
+class NomicModel:
+    """The model loaded from the cache, as float32 torch or as the int8 ONNX export: texts in, unit
+    vectors out."""
+
+    def __init__(self, cache_dir: Path, *, int8: bool) -> None:
+        try:
+            path = extracted_gguf(Path(cache_dir))
+            import gguf
+
+            self.tokenizer = make_tokenizer(read_vocab(gguf.GGUFReader(str(path))))
+            if int8:
+                import onnxruntime
+
+                session = onnxruntime.InferenceSession(str(exported_int8(Path(cache_dir), path)),
+                                                       providers=["CPUExecutionProvider"])
+                self.width = int(session.get_outputs()[0].shape[1])  # exported with a fixed width
+                self._run = lambda ids, mask: session.run(None, {"ids": ids.numpy(), "mask": mask.numpy()})[0]
+            else:
+                network = NomicBert.from_gguf(path)
+                self.width = network.width
+                self._run = lambda ids, mask: network(ids, mask).numpy()
         except (OSError, ValueError, KeyError) as error:  # a file the marker trusted but gguf cannot read
             raise NomicError(f"cannot load nomic-embed-text-v1.5: {error}") from error
-        self.tokenizer = make_tokenizer(self.network.vocab)
         self.tokenizer.enable_truncation(MAX_TOKENS)
 
     def count_tokens(self, text: str) -> int:
@@ -271,19 +385,5 @@ class NomicModel:
 
     def embed(self, texts: list[str], kind: str, batch_size: int = 32) -> np.ndarray:
         """`kind` is "query" or "passage": the model was trained with a prefix for each."""
-        if not texts:
-            return np.zeros((0, self.network.width), dtype=np.float32)
-        encoded = self.tokenizer.encode_batch([PROMPTS[kind] + text for text in texts])
-        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i].ids))  # similar lengths pad little
-        out = np.empty((len(texts), self.network.width), dtype=np.float32)
         with torch.inference_mode():
-            for begin in range(0, len(order), batch_size):
-                rows = order[begin:begin + batch_size]
-                ids = torch.zeros((len(rows), len(encoded[rows[0]].ids)), dtype=torch.long)
-                mask = torch.zeros_like(ids)
-                for slot, row in enumerate(rows):
-                    pieces = encoded[row].ids
-                    ids[slot, :len(pieces)] = torch.tensor(pieces)
-                    mask[slot, :len(pieces)] = 1
-                out[rows] = self.network(ids, mask).numpy()
-        return out
+            return _embed(self._run, self.tokenizer, [PROMPTS[kind] + text for text in texts], self.width, batch_size)
