@@ -200,9 +200,9 @@ def bench_build(settings: Settings, embedder, corpus: Path, work: Path, document
              f"{build_s:.1f} s ({passages / build_s:.1f} passages/s)", f"{raw_s:.1f} s raw encode ({embedder.name})",
              f"{build_s / raw_s:.2f}x"]]
     if settings.embedding_backend != "torch":  # the build against the torch model it replaces
-        from ..engine.embedding import SentenceTransformerEmbedder, model_cache_dir
+        from ..engine.embedding import make_embedder
 
-        torch_embedder = SentenceTransformerEmbedder(settings.embedding_model, cache_dir=model_cache_dir(settings))
+        torch_embedder = make_embedder(settings.model_copy(update={"embedding_backend": "torch"}))  # any model
         torch_embedder.encode(["warm up"])
         t = time.perf_counter()
         for begin in range(0, len(texts), EMBED_CHUNK):
