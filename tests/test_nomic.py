@@ -171,7 +171,7 @@ def test_a_damaged_int8_export_is_exported_again(nomic_embedder, onnx_cache, tmp
         handle.write(b"\x00" * 64)
     os.utime(graph, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert nomic.model_cache.read_marker(graph.parent, "export.json", hash_all=True) is None  # caught
-    again = nomic.exported_int8(cache, cache / "nomic-embed-text-v1.5" / "model.gguf")
+    again = nomic.exported_int8(cache) / "model.onnx"
     assert nomic.model_cache.read_marker(again.parent, "export.json", hash_all=True) is not None
     with open(again, "rb") as handle:
         handle.seek(stat.st_size // 2)
