@@ -65,9 +65,11 @@ def _rss_mb() -> float:
 
 def _questions(corpus: Path, limit: int = PROBE_QUESTIONS) -> tuple[list[str], list[str]]:
     """(questions about the launch articles, SciFact test queries): each index is asked about its own domain."""
-    seeds_questions = []
-    for path in (REPO_ROOT / "tests" / "data" / "extra_qa.jsonl", REPO_ROOT / "tests" / "data" / "dev.jsonl"):
-        seeds_questions += [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from .qa import load_questions
+
+    seeds_questions = [q.question for path in (REPO_ROOT / "tests" / "data" / "extra_qa.jsonl",
+                                               REPO_ROOT / "tests" / "data" / "dev.jsonl")
+                       for q in load_questions(path)]
     scifact = [json.loads(line)["text"] for line in (corpus / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
     return seeds_questions[:limit], scifact[:limit]
 
@@ -281,12 +283,12 @@ def _is_dev_corpus(folder: Path) -> bool:
 def _dev_corpus(settings: Settings, folder: Path) -> tuple[Settings, list[str]] | None:
     """Settings over the seeds plus a dev corpus's articles (the index `eval qa --with` builds), and its questions."""
     from .evaluation import combined_seeds
+    from .qa import load_questions
 
     if not _is_dev_corpus(folder):
         return None
-    articles, questions = folder / "articles", folder / "questions.jsonl"
-    asked = [json.loads(line)["question"] for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return combined_seeds(settings, [articles]), asked[:PROBE_QUESTIONS]
+    asked = [q.question for q in load_questions(folder / "questions.jsonl")]
+    return combined_seeds(settings, [folder / "articles"]), asked[:PROBE_QUESTIONS]
 
 
 def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int], scifact_index: Path | None,
