@@ -183,3 +183,18 @@ def exported_minilm(onnx_cache, tmp_path):
     embedder = OnnxInt8Embedder(BUNDLED_MINILM, cache_dir=cache)
     embedder.encode(["warm up"])
     return embedder
+
+
+def test_the_main_language_is_the_one_most_indexed_sentences_are_written_in():
+    """What `Engine.ask` compares a question's language with: counted in sentences, not articles,
+    so two long English articles outweigh three short Arabic ones."""
+    from bot.engine.tables import ArticleMeta, ArticleTable
+
+    def meta(title: str, sentences: int, first: int) -> ArticleMeta:
+        return ArticleMeta(title, title, None, "0" * 64, 0, "", 0, 0, (0, 0), (first, first + sentences))
+
+    arabic = [meta(f"المالكي يرفض التدخل {i}", 10, 10 * i) for i in range(3)]
+    english = [meta(f"Maliki rejects interference {i}", 20, 30 + 20 * i) for i in range(2)]
+    assert ArticleTable([*arabic, *english], b"").main_language() == "en"
+    assert ArticleTable([*arabic, english[0]], b"").main_language() == "ar"
+    assert ArticleTable([], b"").main_language() == "en"

@@ -75,6 +75,26 @@ def test_the_same_settings_decline_at_the_launch_size_too(engine):
 
 
 @pytest.fixture(scope="module")
+def e5_verdicts(tmp_path_factory, onnx_cache):
+    from bot.config import BUNDLED_E5
+
+    return _held_back_verdicts(tmp_path_factory.mktemp("e5-corpus-seeds"), tmp_path_factory.mktemp("e5-corpus-index"),
+                               embedding_model=BUNDLED_E5, onnx_cache_dir=onnx_cache)
+
+
+@pytest.mark.slow
+def test_e5_answers_held_back_arabic_persian_and_sorani_questions_from_english_articles(e5_verdicts):
+    """The issue's target for the community's other languages (0.70 of the first three) on the held-back
+    half. It rests on ranking and declining such a question by meaning alone (`Engine.ask`): with
+    word matching, the two Arabic articles took the first places and it read 4/7, one declined."""
+    others = qa.summarise("other", [v for v in e5_verdicts if v.question.lang != "en"])
+    assert others.answerable == 7
+    assert others.first_three >= 5 and others.wrongly_declined == 0  # measured 5 and 0 (first quote: 4)
+    english = qa.summarise("en", [v for v in e5_verdicts if v.question.lang == "en"])
+    assert english.first >= 18 and english.first_three >= 29 and english.wrongly_declined <= 1  # measured 20, 31, 0
+
+
+@pytest.fixture(scope="module")
 def nomic_verdicts(tmp_path_factory, onnx_cache):
     from bot.config import BUNDLED_NOMIC
 

@@ -11,8 +11,10 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
-from ..config import Settings
+from ..config import MULTILINGUAL_MODELS, Settings
+from ..language import question_language
 from . import library
 from .ann import serve_single_threaded
 from .declining import DeclineParams, Evidence, should_decline
@@ -67,6 +69,7 @@ class Engine:
             settings.min_dense_score, settings.confident_dense_score, settings.min_term_coverage
         )
         self.quote_params = params_for(settings.embedding_model)  # public: an evaluation may try others
+        self._reads_languages = settings.embedding_model in MULTILINGUAL_MODELS
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
         self._seed_stats: dict = {}  # `sources` re-reads only the seeds files that changed since it last looked
@@ -147,13 +150,22 @@ class Engine:
                 return Answer(question, answered=False, reason="declined")
             meta = index.articles.metas[index.articles.position[article]]
             passage_rows, sentence_rows = RowRange(*meta.passage_rows), RowRange(*meta.sentence_rows)
+        fusion, quote_params, decline = self.fusion, self.quote_params, self._decline
+        if self._reads_languages and question_language(question) != index.articles.main_language():
+            # Words match only within one language. For a question in a language few articles are
+            # written in, matching words would rank those few first whatever they say, and finding
+            # none of its words elsewhere proves nothing: a model that reads both languages ranks
+            # it, and declines it, by meaning alone.
+            fusion = replace(fusion, dense_weight=1.0)
+            quote_params = replace(quote_params, dense_weight=1.0, words_weight=0.0)
+            decline = replace(decline, confident_dense=decline.min_dense)
         steered = context or article is not None
         hits = live.retriever.search(
-            question, query_vector, rows=passage_rows,
+            question, query_vector, rows=passage_rows, params=fusion,
             lexical_scores=steered_scores(index.lexical, question, context) if context else None,
-        ) if steered else live.retriever.search(question, query_vector)
+        ) if steered else live.retriever.search(question, query_vector, params=fusion)
         evidence = Evidence.of(question, hits, index)
-        declined = should_decline(evidence, self._decline)
+        declined = should_decline(evidence, decline)
         diagnostics = evidence.as_dict()
         if declined and abstain:
             return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
@@ -164,7 +176,7 @@ class Engine:
         sentence_lexical = steered_scores(index.sentences.lexical, question, context) if context else None
         found = find_sentences(question, query_vector, index.sentences.dense, index.sentences.lexical,
                                index.sentence_vectors, count, lexical_scores=sentence_lexical, rows=sentence_rows)
-        quotes = pick_quotes(question, query_vector, hits, index, offset + k, self.quote_params, found)[offset:]
+        quotes = pick_quotes(question, query_vector, hits, index, offset + k, quote_params, found)[offset:]
         return Answer(
             question, answered=not declined and bool(quotes), quotes=tuple(quotes),
             reason="declined" if declined else None, diagnostics=diagnostics,

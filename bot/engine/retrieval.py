@@ -97,14 +97,15 @@ class Retriever:
 
     def search(
         self, question: str, query_vector: np.ndarray, *, lexical_scores: np.ndarray | None = None,
-        rows: RowRange | None = None,
+        rows: RowRange | None = None, params: FusionParams | None = None,
     ) -> list[Hit]:
         """Every candidate either retriever found, best first.
 
         `lexical_scores` replaces the question's own BM25 scores (a follow-up's, see `steering`);
-        `rows` holds the search to one article's passages.
+        `rows` holds the search to one article's passages; `params` replaces the retriever's own.
         """
-        count = self.params.candidates
+        params = params or self.params
+        count = params.candidates
         if rows is None:
             _, dense_rows = self._dense.search(query_vector[None, :], count)
             dense_rows = dense_rows[0][dense_rows[0] >= 0]
@@ -120,7 +121,7 @@ class Retriever:
         # An approximate index only has to find the right candidates: exact cosines order them.
         dense_rows = np.array(sorted(dense_rows.tolist(), key=lambda r: (-dense_scores[r], r)), dtype=np.int64)
         lexical_scores = {} if all_lexical is None else {int(r): float(all_lexical[r]) for r in rows}
-        return fuse(dense_rows, lexical_rows, dense_scores, lexical_scores, self.params)
+        return fuse(dense_rows, lexical_rows, dense_scores, lexical_scores, params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 import numpy as np
 
+from ..language import Language, question_language
 from .diskarray import csr_gather
 from .lru import BoundedCache
 from .models import Article, Passage, Structure, article_structure
@@ -54,6 +55,21 @@ class ArticleTable(Mapping[str, Article]):
         self.decoded: BoundedCache[int, str] = BoundedCache(TEXT_CACHE, cache_bytes)
         self._structures: BoundedCache[int, Structure] = BoundedCache(
             TEXT_CACHE, STRUCTURE_CACHE_BYTES, lambda found: 8 * (len(found[0]) + 2 * len(found[1])) + 64)
+        self._main_language: Language | None = None
+
+    def main_language(self) -> Language:
+        """The language most of the indexed sentences are written in, each article's told by its headline.
+
+        A question's words can only match articles in its own language; when those are few, word
+        matching would rank them first whatever they say (see `Engine.ask`).
+        """
+        if self._main_language is None:
+            sentences: dict[Language, int] = {}
+            for meta in self.metas:
+                language = question_language(meta.title)
+                sentences[language] = sentences.get(language, 0) + meta.sentence_rows[1] - meta.sentence_rows[0]
+            self._main_language = max(sentences, key=lambda language: sentences[language], default="en")
+        return self._main_language
 
     def _decode_uncached(self, i: int) -> str:
         meta = self.metas[i]
