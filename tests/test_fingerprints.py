@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from bot.engine.fingerprints import Fingerprints, coverage, leans_back, term_keys
+from bot.engine.fingerprints import Fingerprints, coverage, leans_back, question_term_keys, term_keys
 from bot.engine.lexical import stem_terms
 
 
@@ -43,6 +43,17 @@ def test_question_coverage_counts_shared_stems():
     # "talks" and "talk" share a stem; "held" and "Oman" are there; "Qatar" and "Friday" are not.
     assert coverage(term_keys("The talk held in Oman or Qatar on Friday?"), prints.terms_of(2)) == 3 / 5
     assert coverage(term_keys("the of and"), prints.terms_of(2)) == 0.0  # only stopwords: nothing to cover
+
+
+def test_a_questions_framing_words_do_not_count_as_what_it_is_about():
+    """A sentence holding "what" and "did" covers nothing of "what did Maliki say about the US?";
+    the US is kept though it lowercases to a pronoun."""
+    question = "What did Maliki's party say about the US?"
+    assert question_term_keys(question) == term_keys("Maliki party say about US")
+    said = Fingerprints.compute(["What did they do?", "Maliki's party spoke about the US."])
+    assert coverage(question_term_keys(question), said.terms_of(0)) == 0.0
+    assert coverage(question_term_keys(question), said.terms_of(1)) > coverage(term_keys(question), said.terms_of(1))
+    assert question_term_keys("who’s she?") == frozenset()  # a curly apostrophe splits as a straight one
 
 
 def test_a_shared_six_word_run_is_found_whatever_the_case_and_punctuation():

@@ -51,8 +51,27 @@ def word_hash(word: str) -> int:
 
 
 def term_keys(text: str) -> frozenset[int]:
-    """Hashed stems of a text's content words (as BM25 sees them): the question's side of coverage."""
+    """Hashed stems of a text's content words (as BM25 sees them)."""
     return frozenset(word_hash(term) for term in stem_terms(text))
+
+
+# The closed word classes an English question is framed with: interrogatives, auxiliaries and
+# personal pronouns. They say what kind of answer is wanted (`answer_types`), not what it is about,
+# so they are not content words a passage must hold; BM25's own stopword list keeps them. "us" is
+# left out: lowercased, it is the US.
+QUESTION_FRAME = frozenset("""
+    what whats which who whom whose when where why how
+    do does did done doing is are was were be been being am can could would should shall may might
+    must have has had having i me my mine you your yours we our ours he him his she her hers they
+    them their theirs it its
+""".split())
+
+
+def question_term_keys(question: str) -> frozenset[int]:
+    """The question's side of coverage: its content words, less the words it is framed with."""
+    return frozenset(word_hash(term) for term in stem_terms(" ".join(
+        word for word in WORD.findall(question.lower().replace("'", " ").replace("\u2019", " "))
+        if word not in QUESTION_FRAME)))
 
 
 def leans_back(sentence: str, word_count: int | None = None) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import BUNDLED_E5, BUNDLED_NOMIC
 from .answer_types import asks_for_latest, carries, wants
-from .fingerprints import Fingerprints, RunLookup, coverage, term_keys
+from .fingerprints import Fingerprints, RunLookup, coverage, question_term_keys
 from .models import Article, Citation, Quote
 from .retrieval import Hit, SentenceHit
 from .tables import ArticleTable, PassageTable
@@ -132,7 +132,7 @@ def pick_quotes(
     rows = list(dict.fromkeys([*in_top.tolist(), *(hit.row for hit in found)]))
     spans = np.asarray(index.sentences.table[rows]).tolist()  # (article position, start, end) per row
     metas, prints = index.articles.metas, index.fingerprints
-    question_terms = term_keys(question)
+    question_terms = question_term_keys(question)
     matched = prints.matches(rows, question_terms).tolist()  # question terms each sentence holds
     before = {  # a sentence that leans back -> the one before it in its article
         row: row - 1 for row, (position, _, _) in zip(rows, spans)
