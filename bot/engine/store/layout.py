@@ -11,6 +11,9 @@
                              sentence searched on its own, see store/sentence_search.py)
     index/.lock              held (flock) while a build runs, so two builders never race
     index/leases/PID-X.json  the builds a serving process still answers from (`leases`): cleanup keeps them
+    index/models/            model exports and conversions (`ONNX_CACHE_DIR`'s default), shared by both indexes
+    index/other-languages/   a second index of the same seeds in this same layout, built with
+                             OTHER_LANGUAGES_MODEL, for questions not in English (`Engine`)
 
 A build is written into a hidden sibling folder, fsynced, renamed into place, and only then made
 live by replacing CURRENT (`publishing`). A killed or failed build therefore leaves the previous

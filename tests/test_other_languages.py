@@ -1,0 +1,122 @@
+"""Questions in Arabic, Persian and Sorani, answered from a second index when the model reads English only.
+
+Real models, real FAISS: MiniLM answers English questions; multilingual-e5-small (the default
+OTHER_LANGUAGES_MODEL) answers the rest from its own index in INDEX_DIR/other-languages, built,
+re-indexed and followed with the first. (conftest turns the second index off for every other test.)
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bot.config import BUNDLED_E5, BUNDLED_MINILM, DECLINE_DEFAULTS, NO_MODEL, OTHER_LANGUAGES_DIR, load_settings
+from conftest import SEEDS
+
+# dev.jsonl's "Where did US and Iranian officials hold indirect talks?" ("Oman"), in Arabic, Persian and
+# Sorani: none shares a word with the English article, so only a model that reads them finds it.
+TALKS = {
+    "ar": "أين جرت المحادثات غير المباشرة بين الولايات المتحدة وإيران؟",
+    "fa": "مذاکرات غیرمستقیم آمریکا و ایران کجا برگزار شد؟",
+    "ckb": "وتووێژە ناڕاستەوخۆکانی ئەمریکا و ئێران لە کوێ بەڕێوەچوون؟",
+}
+GREETINGS = ["مرحبا", "شكرا", "سلام", "سپاس", "سڵاو"]  # hello, thanks: Arabic, Persian, Sorani
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("other-languages-seeds")
+    for path in SEEDS.iterdir():
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def routed(seeds, tmp_path_factory, onnx_cache):
+    from bot.engine.engine import Engine
+
+    return Engine.open(load_settings(seeds_dir=seeds, index_dir=tmp_path_factory.mktemp("routed-index"),
+                                     other_languages_model=BUNDLED_E5, onnx_cache_dir=onnx_cache))
+
+
+@pytest.fixture(scope="module")
+def english_only(seeds, tmp_path_factory, embedder):
+    from bot.engine.engine import Engine
+
+    return Engine.open(load_settings(seeds_dir=seeds, index_dir=tmp_path_factory.mktemp("minilm-index"),
+                                     other_languages_model=NO_MODEL), embedder=embedder)
+
+
+def _finds_oman(answer) -> bool:
+    return answer.answered and any("Oman" in quote.text for quote in answer.quotes[:3])
+
+
+def test_the_second_index_follows_its_own_model_and_keeps_the_first_ones_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("ONNX_CACHE_DIR")  # the session's shared cache (conftest): here the default is checked
+    first = load_settings(index_dir=tmp_path / "index", min_dense_score=0.3, other_languages_model=BUNDLED_E5)
+    other = first.for_other_languages()
+    assert other is not None and other.embedding_model == BUNDLED_E5
+    assert other.index_dir == tmp_path / "index" / OTHER_LANGUAGES_DIR
+    assert other.onnx_cache_dir == tmp_path / "index" / "models"  # one model cache for both
+    # MiniLM's cut-off, set for the first index, means nothing on e5's cosine scale
+    assert (other.min_dense_score, other.confident_dense_score) == DECLINE_DEFAULTS[BUNDLED_E5]
+    assert other.for_other_languages() is None
+    assert load_settings(other_languages_model=NO_MODEL).for_other_languages() is None
+    assert load_settings(embedding_model=BUNDLED_E5, other_languages_model=BUNDLED_E5).for_other_languages() is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", sorted(TALKS))
+def test_a_question_in_another_language_is_answered_from_the_english_article(routed, english_only, seeds, language):
+    answer = routed.ask(TALKS[language])
+    assert _finds_oman(answer), (language, answer.diagnostics)
+    for quote in answer.quotes:  # an exact slice of its file, as every quote
+        assert quote.text == (seeds / quote.source).read_bytes().decode("utf-8")[quote.start:quote.end]
+    if language == "ar":
+        assert not _finds_oman(english_only.ask(TALKS[language]))  # MiniLM alone does not read it
+
+
+@pytest.mark.slow
+def test_english_questions_are_still_answered_by_the_first_model(routed, english_only):
+    assert routed.embedder.name.startswith(BUNDLED_MINILM)
+    assert routed.other_languages.embedder.name.startswith(BUNDLED_E5)
+    for question in ("Where did US and Iranian officials hold indirect talks?", "who is the US chargé d'affaires?"):
+        assert routed.ask(question).quotes == english_only.ask(question).quotes
+
+
+@pytest.mark.slow
+def test_a_greeting_in_another_language_is_declined(routed):
+    """Such a question shares no word with the English articles, so its cosine must carry it alone;
+    a one-word greeting scores as high as a short question under e5 and is declined for its length."""
+    for greeting in GREETINGS:
+        answer = routed.ask(greeting)
+        assert not answer.answered and not answer.quotes, (greeting, answer.diagnostics)
+
+
+@pytest.mark.slow
+def test_reindexing_brings_both_indexes_up_to_date(routed, seeds):
+    article = "Oman to host a second round\n\nOman's foreign ministry said a second round of talks would be held in Muscat.\n"
+    (seeds / "zz_oman_second_round.txt").write_text(article, encoding="utf-8")
+    try:
+        report = routed.reindex()
+        assert report.added == ("zz_oman_second_round.txt",)
+        for engine in (routed, routed.other_languages):
+            assert "zz_oman_second_round.txt" in engine.index.articles.position
+            assert engine.sources().seeds_changed is False
+    finally:
+        (seeds / "zz_oman_second_round.txt").unlink()
+        routed.reindex()
+    assert "zz_oman_second_round.txt" not in routed.other_languages.index.articles.position
+
+
+@pytest.mark.slow
+def test_the_index_command_builds_both(routed, seeds, monkeypatch, capsys):
+    from bot import cli
+
+    monkeypatch.setenv("OTHER_LANGUAGES_MODEL", BUNDLED_E5)
+    code = cli.main(["index", "--seeds", str(seeds), "--index", str(routed.settings.index_dir)])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and len(out) == 2, out
+    assert out[0].endswith(f"({BUNDLED_MINILM})") and "0 embedded" in out[0]
+    assert out[1].endswith(f"for questions in other languages ({BUNDLED_E5})") and "0 embedded" in out[1]
