@@ -80,6 +80,35 @@ def test_also_in_citations_point_at_the_statement_in_the_other_files(engine, set
         assert "no longer help Iraq" in _file_text(settings, citation.source)[citation.start : citation.end]
 
 
+FIGURES = {  # one fact in two wordings, and the same figure in a different fact
+    "a_seats.txt": "Sudani's list tops the vote\n\nSudani's coalition won 46 seats in the November election, "
+                   "ahead of Maliki's State of Law. Turnout was reported at 56 percent.\n",
+    "b_seats.txt": "Results are certified\n\nWith 46 seats, the coalition of caretaker prime minister Sudani came "
+                   "first in November's election, the commission said on Sunday.\n",
+    "c_schools.txt": "Basra schools reopen\n\nThe ministry said 46 schools in Basra reopened on Monday after the "
+                     "floods, and that the coalition of aid groups would help rebuild the rest.\n",
+}
+
+
+@pytest.mark.slow
+def test_one_fact_in_other_words_is_cited_as_also_in_when_it_gives_the_same_figure(tmp_path, embedder):
+    """"Won 46 seats" and "with 46 seats ... came first" share a figure and the words around it, so
+    the second article is cited under the first's quote; a sentence sharing only the number is not."""
+    from bot.config import load_settings
+    from bot.engine.engine import Engine
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name, text in FIGURES.items():
+        (seeds / name).write_text(text, encoding="utf-8")
+    engine = Engine.open(load_settings(seeds_dir=seeds, index_dir=tmp_path / "index"), embedder=embedder)
+    answer = engine.ask("How many seats did Sudani's coalition win?", abstain=False)
+    first = answer.quotes[0]
+    assert "46 seats" in first.text and first.source in ("a_seats.txt", "b_seats.txt")
+    assert {c.source for c in first.also_in} == {"a_seats.txt", "b_seats.txt"} - {first.source}
+    assert all("46 schools" not in quote.text or not quote.also_in for quote in answer.quotes)
+
+
 def test_quotes_are_a_sentence_or_two_not_whole_passages(engine):
     from bot.engine.sentences import split_sentences
 

@@ -50,7 +50,7 @@ def verdicts(tmp_path_factory, embedder):
 def test_held_back_english_questions_keep_their_answers(verdicts):
     english = qa.summarise("en", [v for v in verdicts if v.question.lang == "en"])
     assert english.answerable == 48
-    assert english.first >= 15 and english.first_three >= 25  # measured 17 and 27
+    assert english.first >= 15 and english.first_three >= 25  # measured 18 and 26
     assert english.wrongly_declined <= 4  # measured 3
 
 
@@ -106,7 +106,7 @@ def nomic_verdicts(tmp_path_factory, onnx_cache):
 @pytest.mark.slow
 @pytest.mark.skipif(not nomic_installed(), reason="gpt4all's slices are not installed (README)")
 def test_nomic_finds_more_held_back_answers_than_minilm_and_declines_about_as_often(nomic_verdicts):
-    """The README's model table rests on these: nomic-embed-text-v1.5 against MiniLM's 17 / 27 / 7."""
+    """The README's model table rests on these: nomic-embed-text-v1.5 against MiniLM's 18 / 26 / 7."""
     english = qa.summarise("en", [v for v in nomic_verdicts if v.question.lang == "en"])
     assert english.first >= 24 and english.first_three >= 33  # measured 27 and 35 (int8; float32: 26, 35)
     assert english.wrongly_declined <= 1  # measured 0

@@ -218,14 +218,14 @@ class RunLookup:
     """
 
     def __init__(self, prints: Fingerprints, rows: np.ndarray) -> None:
-        self._prints = prints
+        self.prints = prints
         values, owners = csr_gather(prints.run_ptr, prints.runs, rows)
         order = np.argsort(values, kind="stable")
         self._values, self._rows = values[order], rows[owners[order]]
 
     def sharing(self, rows: Sequence[int]) -> set[int]:
         """The rows (among those looked up) sharing at least one run with any of `rows`."""
-        runs, _ = csr_gather(self._prints.run_ptr, self._prints.runs, rows)
+        runs, _ = csr_gather(self.prints.run_ptr, self.prints.runs, rows)
         if not len(runs) or not len(self._values):
             return set()
         lo, hi = np.searchsorted(self._values, runs, "left"), np.searchsorted(self._values, runs, "right")

@@ -4,9 +4,10 @@ Candidates are the sentences of the best passages and those the sentence search 
 the corpus. Each is scored by its own similarity to the question, its term overlap with it, the
 best passage around it, and whether it carries what the question asks for. A sentence that cannot
 stand alone ("Some of those militias ...") is widened to the sentence before it, and a quote takes
-in the sentence beside it when that one scores nearly as high. A statement that
-several articles carry is quoted once, citing all of them, and the remaining slots go to
-different information (maximal marginal relevance).
+in the sentence beside it when that one scores nearly as high. A statement that several articles
+carry (nearly the same vector, a shared run of six words, or the same figure in enough of the same
+words) is quoted once, citing all of them, and the remaining slots go to different information
+(maximal marginal relevance).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 
 from ..config import BUNDLED_E5, BUNDLED_NOMIC
 from .answer_types import asks_for_latest, carries, wants
-from .fingerprints import Fingerprints, RunLookup, coverage, question_term_keys
+from .fingerprints import Fingerprints, RunLookup, coverage, question_term_keys, word_hash
+from .lexical import stem_terms
 from .models import Article, Citation, Quote
 from .retrieval import Hit, SentenceHit
 from .tables import ArticleTable, PassageTable
@@ -40,6 +42,11 @@ class QuoteParams:
     # meaning too: news articles repeating a quote sit at 0.56 and above; boilerplate ("the aim of
     # this study was") below.
     shared_run_cosine: float = 0.5
+    # Or they give the same figure ("won 46 seats", "with 46 seats ... came first") and share this many
+    # other content words, at least this similar: one fact in two wordings (0 words: off). Chosen on
+    # the tuning half's carriers (README, "Answer quality").
+    figure_terms: int = 3
+    figure_cosine: float = 0.5
     citation_passages: int = 40  # how far down the ranking other carriers of a quote are looked for
     words_weight: float = 0.0  # BM25 of the sentence alone, on top of its own term overlap
     answer_type_weight: float = 0.0  # carrying what the question asks for (answer_types)
@@ -93,6 +100,25 @@ def _heading_between(articles: ArticleTable, position: int, end: int, start: int
     if not articles.text(position)[end:start].strip():
         return False
     return any(end <= h_start and h_end <= start for h_start, h_end in articles.structure(position)[1])
+
+
+def _figures(text: str) -> frozenset[int]:
+    """The numbers a statement gives, as the term hashes its sentences are fingerprinted with."""
+    return frozenset(word_hash(term) for term in stem_terms(text) if term.isdigit() and term.strip("0"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Fact:
+    """What another sentence must share to state the same fact in other words (`QuoteParams.figure_terms`)."""
+
+    figures: frozenset[int]
+    words: frozenset[int]  # its other content words
+    needed: int
+
+    def stated_by(self, terms: frozenset[int]) -> bool:
+        """Whether a sentence with these terms gives the figure in enough of the same words (never, if
+        the statement gives no figure)."""
+        return bool(self.needed) and bool(self.figures & terms) and len(self.words & terms) >= self.needed
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -169,7 +195,7 @@ def pick_quotes(
         [row for c in candidates for row in c.rows], dtype=np.int64)])))
     chosen = _select(candidates, index.articles, runs, k, params)
     pool = _CitationPool(index, pool_rows, runs)
-    return [pool.cite_elsewhere(quote, candidate, params.shared_run_cosine) for quote, candidate in chosen]
+    return [pool.cite_elsewhere(quote, candidate, fact, params) for quote, candidate, fact in chosen]
 
 
 def _score(candidates: list[_Candidate], params: QuoteParams) -> None:
@@ -196,7 +222,7 @@ def _recency(index: QuotableIndex) -> dict[str, float]:
 
 def _select(
     candidates: list[_Candidate], articles: ArticleTable, runs: RunLookup, k: int, params: QuoteParams
-) -> list[tuple[Quote, _Candidate]]:
+) -> list[tuple[Quote, _Candidate, _Fact]]:
     """Greedy MMR; a candidate repeating a chosen statement from another article becomes a citation.
 
     Each pick is settled whole before the next (its repeats folded in, its neighbour joined), so the
@@ -225,18 +251,31 @@ def _select(
             read[source] = articles[source]
         return read[source]
 
+    def terms_of(i: int) -> frozenset[int]:
+        return frozenset().union(*(runs.prints.terms_of(row) for row in candidates[i].rows))
+
+    def fact_of(i: int) -> _Fact:
+        c = candidates[i]
+        figures = _figures(article(c.source).text[c.start:c.end])
+        return _Fact(figures, terms_of(i) - figures, params.figure_terms if figures else 0)
+
     def fold(pick: int, said: int, citations: list[Citation] | None) -> np.ndarray:
         """Every live candidate saying what candidate `said` says is folded into `pick` (and cited, if
         `citations` is given and it sits in another article)."""
         similarity = vectors @ vectors[said]
         overlapping = (source_ids == source_ids[said]) & (starts < ends[said]) & (starts[said] < ends)
-        near = alive & (overlapping | (similarity >= min(params.shared_run_cosine, params.duplicate_cosine)))
+        near = alive & (overlapping | (similarity >= min(params.shared_run_cosine, params.duplicate_cosine,
+                                                         params.figure_cosine)))
         same = near & (overlapping | (similarity >= params.duplicate_cosine))
         # The rest of the near ones are the same statement only if they share a six-word run with it.
-        check = np.flatnonzero(near & ~same)
+        check = np.flatnonzero(near & ~same & (similarity >= params.shared_run_cosine))
         if len(check):
             sharing = runs.sharing(candidates[said].rows)
             same[[other for other in check.tolist() if not sharing.isdisjoint(candidates[other].rows)]] = True
+        check = np.flatnonzero(near & ~same & (similarity >= params.figure_cosine)) if params.figure_terms else ()
+        if len(check):
+            fact = fact_of(said)
+            same[[other for other in check.tolist() if fact.stated_by(terms_of(other))]] = True
         for other in np.flatnonzero(same).tolist():  # in score order
             alive[other] = False
             owner[other] = pick
@@ -245,7 +284,7 @@ def _select(
                 citations.append(article(found.source).cite(found.start, found.end))
         return similarity
 
-    chosen: list[tuple[Quote, _Candidate]] = []
+    chosen: list[tuple[Quote, _Candidate, _Fact]] = []
     while alive.any() and len(chosen) < k:
         pick = int(np.argmax(np.where(alive, scores - params.diversity * penalty, -np.inf)))
         alive[pick] = False
@@ -265,7 +304,7 @@ def _select(
             text=source.text[start:end], source=c.source, title=source.title, start=start, end=end,
             paragraph=source.paragraph_at(start), score=round(c.score, 4), also_in=tuple(citations),
             outlet=source.outlet, url=source.url, published=source.published,
-        ), c))
+        ), c, fact_of(pick)))
     return chosen
 
 
@@ -310,17 +349,25 @@ class _CitationPool:
         self.spans = np.asarray(index.sentences.table[rows]).tolist()  # (article position, start, end)
         self.vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)
 
-    def cite_elsewhere(self, quote: Quote, candidate: _Candidate, min_cosine: float) -> Quote:
+    def cite_elsewhere(self, quote: Quote, candidate: _Candidate, fact: _Fact, params: QuoteParams) -> Quote:
         """Articles carrying the quoted statement but not drawn as candidates are cited too."""
         if not len(self.rows):
             return quote
-        close = np.flatnonzero(self.vectors @ candidate.vector >= min_cosine)
+        similarity = self.vectors @ candidate.vector
+        close = np.flatnonzero(similarity >= min(params.shared_run_cosine, params.figure_cosine))
         if not len(close):
             return quote
         cited = {quote.source, *(c.source for c in quote.also_in)}
         extra: list[Citation] = []
         sharing = self.runs.sharing(candidate.rows)
-        for position in (p for p in close.tolist() if int(self.rows[p]) in sharing):  # in (source, start) order: an article's first carrier is cited
+        prints = self.runs.prints
+
+        def carries(position: int) -> bool:
+            row, cosine = int(self.rows[position]), similarity[position]
+            return ((cosine >= params.shared_run_cosine and row in sharing)
+                    or (cosine >= params.figure_cosine and fact.stated_by(prints.terms_of(row))))
+
+        for position in (p for p in close.tolist() if carries(p)):  # in (source, start) order: an article's first carrier is cited
             article_position, start, end = self.spans[position]
             source = self.articles.metas[article_position].source
             if source not in cited:
