@@ -106,9 +106,9 @@ def nomic_verdicts(tmp_path_factory, onnx_cache):
 @pytest.mark.slow
 @pytest.mark.skipif(not nomic_installed(), reason="gpt4all's slices are not installed (README)")
 def test_nomic_finds_more_held_back_answers_than_minilm_and_declines_about_as_often(nomic_verdicts):
-    """The README's model table rests on these: nomic-embed-text-v1.5 against MiniLM's 18 / 26 / 7."""
+    """The README's model table rests on these: nomic-embed-text-v1.5 against MiniLM's 18 / 26 / 3 / 7."""
     english = qa.summarise("en", [v for v in nomic_verdicts if v.question.lang == "en"])
-    assert english.first >= 24 and english.first_three >= 33  # measured 27 and 35 (int8; float32: 26, 35)
-    assert english.wrongly_declined <= 1  # measured 0
+    assert english.first >= 23 and english.first_three >= 30  # measured 25 and 32 (int8)
+    assert english.wrongly_declined <= 4  # measured 3: the price of its launch-size band (0 without it)
     none = qa.summarise("none", [v for v in nomic_verdicts if not v.question.answerable])
-    assert none.declined >= 5  # measured 6
+    assert none.declined >= 6  # measured 7
