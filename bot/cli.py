@@ -228,26 +228,37 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from . import render
+    from dataclasses import replace
+
+    from . import messages, render
     from .engine.engine import build_params, sources_report
-    from .engine.models import IndexedArticle
+    from .engine.models import IndexedArticle, SourcesReport
     from .engine.store import loading
+
+    def report_of(settings: Settings) -> SourcesReport:
+        try:
+            _, manifest = loading.read_manifest(settings.index_dir, verify=False)
+            stale = loading.staleness(manifest, loading.manifest_hashes(manifest), settings.seeds_dir,
+                                      build_params(settings), max_file_bytes=settings.max_file_bytes)
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise Failure(str(error)) from None
+        articles = tuple(
+            IndexedArticle(a["source"], a["title"], a["passages"], a["sha256"], a["indexed_at"],
+                           a.get("published"), a.get("outlet"), a.get("url"))
+            for a in manifest["articles"]
+        )
+        return sources_report(manifest, articles, stale is not None)
 
     settings = _settings(args)
     try:
-        _, manifest = loading.read_manifest(settings.index_dir, verify=False)
-        stale = loading.staleness(manifest, loading.manifest_hashes(manifest), settings.seeds_dir,
-                                  build_params(settings), max_file_bytes=settings.max_file_bytes)
+        report = report_of(settings)
     except loading.IndexUnavailable as error:
         raise Failure(f"{error}; build it with `python -m bot index`") from None
-    except (FileNotFoundError, NotADirectoryError) as error:
-        raise Failure(str(error)) from None
-    articles = tuple(
-        IndexedArticle(a["source"], a["title"], a["passages"], a["sha256"], a["indexed_at"],
-                       a.get("published"), a.get("outlet"), a.get("url"))
-        for a in manifest["articles"]
-    )
-    report = sources_report(manifest, articles, stale is not None)
+    if (other := settings.for_other_languages()) is not None:
+        try:
+            report = replace(report, other_languages=report_of(other))
+        except loading.IndexUnavailable:  # the first index answers meanwhile: a note, not a failure
+            print(messages.TERMINAL_SOURCES_OTHER_MISSING.format(model=other.embedding_model), file=sys.stderr)
     print(render.dumps(render.sources_json(report)) if args.json else render.sources_text(report))
     return EXIT_OK
 

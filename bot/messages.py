@@ -32,6 +32,12 @@ TERMINAL_ALSO_IN = "   also in: {items}"
 TERMINAL_SOURCES = "{articles} articles, {passages} passages; built {built_at} with {model} ({index_kind} index)"
 TERMINAL_SOURCES_ITEM = "- {title} ({source}, {passages} passages, indexed {indexed_at})"
 TERMINAL_SOURCES_STALE = "The seeds folder has changed since this index was built: run `python -m bot index`."
+TERMINAL_SOURCES_OTHER = (
+    "Questions in other languages: {articles} articles, {passages} passages; built {built_at} with {model}"
+)
+TERMINAL_SOURCES_OTHER_MISSING = (
+    "Questions in other languages: their index ({model}) is not built yet: run `python -m bot index`."
+)
 
 # --- Discord: short notices ----------------------------------------------------------------------------
 BUSY = "I'm answering a lot of questions right now. Please ask again in a moment."
@@ -75,6 +81,7 @@ SOURCES_SUMMARY = (
     "built {built_at}."
 )
 SOURCES_STALE = "The seeds folder has changed since this index was built; /reindex brings it up to date."
+SOURCES_OTHER = "Questions in other languages: {articles} articles, {passages} passages. Model {model}, built {built_at}."
 SOURCES_EMPTY = "No articles are indexed."
 SOURCES_ITEM = "{source} · {passages} passages · indexed {indexed_at}"
 SOURCES_UNTITLED = "\u2014"  # an article with no headline still needs a field name

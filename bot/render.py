@@ -84,6 +84,10 @@ def sources_json(report: SourcesReport) -> dict:
         },
         "articles": [asdict(article) for article in report.articles],
         "seeds_changed": report.seeds_changed,
+        "other_languages": None if (other := report.other_languages) is None else {
+            "model": other.model, "built_at": other.built_at, "passages": other.passages,
+            "articles": len(other.articles), "seeds_changed": other.seeds_changed,
+        },
     }
 
 
@@ -98,6 +102,11 @@ def sources_text(report: SourcesReport) -> str:
         ))
     if report.seeds_changed:
         lines.append(messages.TERMINAL_SOURCES_STALE)
+    if (other := report.other_languages) is not None:
+        lines.append(messages.TERMINAL_SOURCES_OTHER.format(
+            articles=len(other.articles), passages=other.passages, built_at=other.built_at, model=other.model))
+        if other.seeds_changed:
+            lines.append(messages.TERMINAL_SOURCES_STALE)
     return "\n".join(lines)
 
 

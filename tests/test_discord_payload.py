@@ -280,6 +280,17 @@ def test_sources_pages_fit_and_cover_every_article(count: int) -> None:
     assert listed == [f"Headline {i}" for i in range(count)]
 
 
+def test_sources_pages_name_the_index_for_other_languages_and_whether_it_is_stale() -> None:
+    from dataclasses import replace
+
+    other = replace(_report(3, stale=True), model="bundled:multilingual-e5-small+onnx-int8", passages=29)
+    [page] = dp.sources_pages(replace(_report(3), other_languages=other))
+    description = page.to_dict()["embeds"][0]["description"]
+    assert "Questions in other languages: 3 articles, 29 passages. Model bundled:multilingual-e5-small" in description
+    assert messages.SOURCES_STALE in description  # only the second index is behind the seeds
+    assert "other languages" not in dp.sources_pages(_report(3))[0].to_dict()["embeds"][0]["description"]
+
+
 def test_sources_pages_respect_total_size_with_huge_titles() -> None:
     pages = dp.sources_pages(_report(40, title="H" * 3000))
     for page in pages:

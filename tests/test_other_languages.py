@@ -7,6 +7,7 @@ re-indexed and followed with the first. (conftest turns the second index off for
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -120,3 +121,15 @@ def test_the_index_command_builds_both(routed, seeds, monkeypatch, capsys):
     assert code == 0 and len(out) == 2, out
     assert out[0].endswith(f"({BUNDLED_MINILM})") and "0 embedded" in out[0]
     assert out[1].endswith(f"for questions in other languages ({BUNDLED_E5})") and "0 embedded" in out[1]
+    code = cli.main(["sources", "--json", "--seeds", str(seeds), "--index", str(routed.settings.index_dir)])
+    other = json.loads(capsys.readouterr().out)["other_languages"]
+    assert code == 0 and other["model"].startswith(BUNDLED_E5) and other["articles"] == 3
+    assert other["seeds_changed"] is False
+
+
+@pytest.mark.slow
+def test_sources_reports_the_second_index_too(routed):
+    report = routed.sources()
+    assert report.model.startswith(BUNDLED_MINILM) and report.other_languages is not None
+    assert report.other_languages.model.startswith(BUNDLED_E5)
+    assert [a.source for a in report.other_languages.articles] == [a.source for a in report.articles]

@@ -326,6 +326,12 @@ def sources_pages(report: SourcesReport) -> list[Reply]:
     )
     if report.seeds_changed:
         summary += "\n" + messages.SOURCES_STALE
+    if (other := report.other_languages) is not None:
+        summary += "\n" + messages.SOURCES_OTHER.format(
+            articles=len(other.articles), passages=other.passages, model=fit(other.model, 200),
+            built_at=fit(other.built_at, 60))
+        if other.seeds_changed and not report.seeds_changed:
+            summary += "\n" + messages.SOURCES_STALE
     if not report.articles:
         summary += "\n" + messages.SOURCES_EMPTY
 

@@ -237,7 +237,10 @@ class Engine:
             index.manifest, index.article_hashes(), self.settings.seeds_dir, build_params(self.settings),
             max_file_bytes=self.settings.max_file_bytes, known=self._seed_stats,
         )
-        return sources_report(index.manifest, index.article_list(), stale is not None)
+        report = sources_report(index.manifest, index.article_list(), stale is not None)
+        if self.other_languages is not None:
+            report = replace(report, other_languages=self.other_languages.sources())
+        return report
 
     # --- rebuilding -----------------------------------------------------------------------------
 

@@ -172,6 +172,8 @@ class SourcesReport:
     articles: tuple[IndexedArticle, ...]
     seeds_changed: bool
     index_kind: str = "flat"
+    # The index questions in other languages are answered from (`Engine.other_languages`), if any.
+    other_languages: "SourcesReport | None" = None
 
 
 @dataclass(frozen=True, slots=True)
