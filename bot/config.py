@@ -34,8 +34,9 @@ NO_MODEL = "none"
 # between 0.0 and 0.8), so the decline cut-offs follow the model unless set explicitly:
 # (MIN_DENSE_SCORE, CONFIDENT_DENSE_SCORE). e5's: on dev.jsonl every off-topic question scores at
 # most 0.780 and every on-topic one at least 0.847; Arabic questions about the English articles
-# share no words with them, so for e5 (which reads them) `Engine.ask` declines them by the cosine
-# alone, below MIN_DENSE_SCORE (they score 0.79 to 0.80).
+# share no words with them (they score 0.79 to 0.80), so for e5, which reads them, `Engine.ask` asks
+# no shared words of them between the cut-offs, only three words or more (a one-word greeting scores
+# as high: `declining.MIN_WORDS_ALONE`).
 # nomic's: on the dev corpus's tuning half, off-topic questions reach 0.573 and answerable ones (any
 # language) start at 0.604; near-miss ones (0.60-0.84) sit among the answerable. Up to 0.75 the
 # question's words must be in the best passages: the highest cut-off that declined no answerable
