@@ -135,5 +135,8 @@ def test_every_index_type_gives_the_same_answers(kind, wider_settings, embedder,
             changed.append(question)
     # Measured 2026-12-01: HNSW 0 of 54; IVF at half its lists 1 of 54 (a second quote missed), and 2 of
     # 54 once a quote takes in the sentence beside it: that sentence joins only if the (approximate)
-    # sentence search found it, and in one question here it did not. First quotes never differ.
-    assert len(changed) <= len(questions) // 25, changed
+    # sentence search found it, and in one question here it did not. 3 of 54 since a sentence giving a
+    # quote's figure in other words is folded into it (7950cec): which candidates the approximate search
+    # hands over then also decides what is folded, so second and third quotes (all three here) come in
+    # another order or from another candidate. First quotes never differ.
+    assert len(changed) <= len(questions) // 18, changed
