@@ -273,8 +273,7 @@ def _select(
             sharing = runs.sharing(candidates[said].rows)
             same[[other for other in check.tolist() if not sharing.isdisjoint(candidates[other].rows)]] = True
         check = np.flatnonzero(near & ~same & (similarity >= params.figure_cosine)) if params.figure_terms else ()
-        if len(check):
-            fact = fact_of(said)
+        if len(check) and (fact := fact_of(said)).needed:  # a statement without a figure skips the reads
             same[[other for other in check.tolist() if fact.stated_by(terms_of(other))]] = True
         for other in np.flatnonzero(same).tolist():  # in score order
             alive[other] = False
@@ -365,7 +364,7 @@ class _CitationPool:
         def carries(position: int) -> bool:
             row, cosine = int(self.rows[position]), similarity[position]
             return ((cosine >= params.shared_run_cosine and row in sharing)
-                    or (cosine >= params.figure_cosine and fact.stated_by(prints.terms_of(row))))
+                    or (fact.needed and cosine >= params.figure_cosine and fact.stated_by(prints.terms_of(row))))
 
         for position in (p for p in close.tolist() if carries(p)):  # in (source, start) order: an article's first carrier is cited
             article_position, start, end = self.spans[position]
