@@ -240,10 +240,15 @@ class Settings(BaseSettings):
         return self.model_copy(update={
             "embedding_model": model, "other_languages_model": NO_MODEL,
             "index_dir": self.index_dir / OTHER_LANGUAGES_DIR,
-            "onnx_cache_dir": self.onnx_cache_dir or self.index_dir / MODELS_DIR,
+            "onnx_cache_dir": self.model_cache_dir,
             "min_dense_score": minimum, "confident_dense_score": confident,
             "gaps_similarity": PARAPHRASE_DEFAULTS.get(model, PARAPHRASE_DEFAULTS[BUNDLED_MINILM]),
         })
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where exports and converted models are kept: ONNX_CACHE_DIR, else INDEX_DIR/models."""
+        return Path(self.onnx_cache_dir or self.index_dir / MODELS_DIR)
 
     @property
     def state_folder(self) -> Path:

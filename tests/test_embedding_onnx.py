@@ -12,9 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from bot.config import DEFAULT_MODEL, load_settings
+from bot.config import DEFAULT_MODEL, MODELS_DIR, load_settings
 from bot.engine.embedding import (
-    MODELS_DIR,
     EmbeddingError,
     OnnxInt8Embedder,
     SentenceTransformerEmbedder,

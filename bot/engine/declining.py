@@ -9,11 +9,10 @@ semantic match answers on similarity alone (paraphrases share no words).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from .fingerprints import coverage, term_keys
+from .fingerprints import WORD, coverage, term_keys
 from .retrieval import Hit
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ EVIDENCE_PASSAGES = 3  # term coverage is read from this many of the best passag
 # the band between the cut-offs it must be at least this many words long. The shorter a text, the
 # closer a model puts it to everything: a greeting scores with real questions there.
 MIN_WORDS_ALONE = 3
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +42,9 @@ class Evidence:
 
     @classmethod
     def of(cls, question: str, hits: Sequence[Hit], index: "LoadedIndex") -> "Evidence":
+        words = len(WORD.findall(question))
         if not hits:
-            return cls(-1.0, 0.0, 0.0, len(_WORD.findall(question)))
+            return cls(-1.0, 0.0, 0.0, words)
         terms = term_keys(question)
         prints = index.fingerprints
         best_coverage = max(  # a passage's words are its sentences' words
@@ -56,7 +55,7 @@ class Evidence:
             best_dense=max(hit.dense for hit in hits),
             best_lexical=max(hit.lexical for hit in hits),
             coverage=best_coverage,
-            words=len(_WORD.findall(question)),
+            words=words,
         )
 
     def as_dict(self) -> dict[str, float]:

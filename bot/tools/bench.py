@@ -353,12 +353,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {args.dev} is not a dev corpus (it needs articles/ and questions.jsonl, "
               "as tests/data/corpus has)", file=sys.stderr)
         return 2
-    from ..config import MODELS_DIR, NO_MODEL
+    from ..config import NO_MODEL
 
     # Every probe below has its own index folder: they share one ONNX export rather than each making one.
     # Each figure is one model's: the index for questions in other languages is the same pipeline under
     # its own model, measured by running bench with EMBEDDING_MODEL set to that model.
-    settings = settings.model_copy(update={"onnx_cache_dir": settings.onnx_cache_dir or settings.index_dir / MODELS_DIR,
+    settings = settings.model_copy(update={"onnx_cache_dir": settings.model_cache_dir,
                                            "other_languages_model": NO_MODEL})
     scales = [10_000] if args.quick else [int(s) for s in args.scales.split(",") if s.strip() and int(s) > 3]
     documents = 60 if args.quick else 300

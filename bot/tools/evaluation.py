@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import MODELS_DIR, NO_MODEL, Settings
+from ..config import NO_MODEL, Settings
 from ..engine.corpus import SUFFIXES
 from . import qa
 from ..engine.retrieval import FusionParams, Hit, rerank
@@ -192,7 +192,7 @@ def combined_seeds(settings: Settings, folders: Sequence[Path]) -> Settings:
             target.write_bytes(data)
     return settings.model_copy(update={
         "seeds_dir": seeds, "index_dir": work / "index",
-        "onnx_cache_dir": settings.onnx_cache_dir or settings.index_dir / MODELS_DIR,  # the bot's own export
+        "onnx_cache_dir": settings.model_cache_dir,  # the bot's own export
     })
 
 
@@ -247,7 +247,7 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     beir_settings = settings.model_copy(update={
         "seeds_dir": seeds, "index_dir": work / "index", "candidates": 200,
         "other_languages_model": NO_MODEL,  # BEIR's questions are English: no second index of its corpus
-        "onnx_cache_dir": settings.onnx_cache_dir or settings.index_dir / MODELS_DIR,  # the bot's own export
+        "onnx_cache_dir": settings.model_cache_dir,  # the bot's own export
     })
     started = time.perf_counter()
     engine = Engine.open(beir_settings)
