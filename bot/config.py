@@ -27,6 +27,11 @@ MULTILINGUAL_MODELS = frozenset({BUNDLED_E5})
 # When EMBEDDING_MODEL reads English only, questions in other languages are answered from a second
 # index built with OTHER_LANGUAGES_MODEL, in this folder under INDEX_DIR (see `Engine`).
 OTHER_LANGUAGES_DIR = "other-languages"
+# English-only models whose English questions are better quoted from that second index, when it is
+# built (ENGLISH_QUOTES=auto): the first index still decides whether to decline. MiniLM's own quotes
+# lose to e5's on both halves of the dev corpus (README, "Answer quality"), while MiniLM declines
+# off-topic questions far more often than e5 does; nomic quotes better itself.
+QUOTES_FROM_OTHER_LANGUAGES_MODEL = frozenset({BUNDLED_MINILM})
 MODELS_DIR = "models"  # ONNX_CACHE_DIR's default, under INDEX_DIR; the store's garbage collection only touches builds/
 NO_MODEL = "none"
 
@@ -105,6 +110,13 @@ class Settings(BaseSettings):
         description="When EMBEDDING_MODEL reads English only, questions in Arabic, Persian and Sorani are "
         f"answered from a second index built with this model (INDEX_DIR/{OTHER_LANGUAGES_DIR}, with its own "
         f"decline cut-offs); '{NO_MODEL}' answers them with EMBEDDING_MODEL too.",
+    )
+    english_quotes: Literal["auto", "embedding-model", "other-languages-model"] = Field(
+        "auto",
+        description="Which index picks the quotes for English questions when there are two: 'embedding-model' "
+        "(EMBEDDING_MODEL's), 'other-languages-model' (OTHER_LANGUAGES_MODEL's; EMBEDDING_MODEL's index still "
+        "decides whether to decline) or 'auto' (other-languages-model for all-MiniLM-L6-v2, which quotes worse "
+        "than e5 on the dev corpus; embedding-model otherwise).",
     )
     embedding_batch_size: int = Field(32, gt=0, le=4096, description="Texts per encode batch.")
     embedding_backend: Literal["torch", "onnx-int8"] = Field(
@@ -244,6 +256,15 @@ class Settings(BaseSettings):
             "min_dense_score": minimum, "confident_dense_score": confident,
             "gaps_similarity": PARAPHRASE_DEFAULTS.get(model, PARAPHRASE_DEFAULTS[BUNDLED_MINILM]),
         })
+
+    @property
+    def quotes_english_from_other_languages_model(self) -> bool:
+        """Whether English questions take their quotes from the second index (see `english_quotes`)."""
+        if self.for_other_languages() is None:
+            return False
+        if self.english_quotes == "auto":
+            return self.embedding_model in QUOTES_FROM_OTHER_LANGUAGES_MODEL
+        return self.english_quotes == "other-languages-model"
 
     @property
     def model_cache_dir(self) -> Path:

@@ -6,7 +6,8 @@ during a rebuild are answered from the old index, and a failed rebuild changes n
 
 When the model reads English only, a second engine over the same seeds, with a model that reads
 Arabic, Persian and Sorani too (`Settings.for_other_languages`), answers questions in those
-languages; it is built, re-indexed and followed together with the first.
+languages, and may pick the quotes for English ones too (`ENGLISH_QUOTES`: the first index still
+decides whether to decline them); it is built, re-indexed and followed together with the first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from ..config import MULTILINGUAL_MODELS, Settings
 from ..language import question_language
@@ -24,8 +27,8 @@ from .ann import serve_single_threaded
 from .declining import DeclineParams, Evidence, should_decline
 from .embedding import Embedder, make_embedder
 from .following import Follower
-from .models import Answer, IndexedArticle, Progress, ReindexReport, SourcesReport
-from .quoting import params_for, pick_quotes
+from .models import Answer, IndexedArticle, Progress, Quote, ReindexReport, SourcesReport
+from .quoting import QuoteParams, params_for, pick_quotes
 from .reading import Paragraph, article_key, find_by_key, headline_choices, newest_published, paragraph_of, resolve_article
 from .retrieval import FusionParams, Hit, Retriever, find_sentences
 from .steering import CONTEXT_QUESTIONS, RowRange, steer_vector, steered_scores
@@ -52,6 +55,21 @@ def build_params(settings: Settings) -> BuildParams:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """One question's search of one index: what declining reads, and what quoting goes on from."""
+
+    question: str
+    context: tuple[str, ...]
+    index: LoadedIndex
+    query_vector: np.ndarray
+    sentence_rows: RowRange | None  # the sentences of the one article searched, if `article` was given
+    hits: list[Hit]
+    evidence: Evidence
+    decline: DeclineParams
+    quote_params: QuoteParams
+
+
 class _Live:
     """One loaded index with its retriever; replaced whole, never mutated."""
 
@@ -76,6 +94,7 @@ class Engine:
         )
         self.quote_params = params_for(settings.embedding_model)  # public: an evaluation may try others
         self._reads_languages = settings.embedding_model in MULTILINGUAL_MODELS
+        self._english_quotes_from_other = settings.quotes_english_from_other_languages_model
         self._live = _Live(index, self.fusion)
         self._reindex_lock = threading.Lock()
         self._seed_stats: dict = {}  # `sources` re-reads only the seeds files that changed since it last looked
@@ -144,9 +163,28 @@ class Engine:
         k = k or self.settings.top_k
         if not question.strip():
             return Answer(question, answered=False, reason="empty")
-        if self.other_languages is not None and question_language(question) != "en":
-            return self.other_languages.ask(question, k=k, abstain=abstain, context=context, article=article,
-                                            offset=offset)
+        other = self.other_languages
+        if other is not None and question_language(question) != "en":
+            return other.ask(question, k=k, abstain=abstain, context=context, article=article, offset=offset)
+        found = self._search(question, context, article)
+        if isinstance(found, Answer):
+            return found
+        declined = should_decline(found.evidence, found.decline)
+        diagnostics = found.evidence.as_dict()
+        if declined and abstain:
+            return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
+        if other is not None and self._english_quotes_from_other:
+            # This index decides whether to decline; the other picks the quotes (`ENGLISH_QUOTES`).
+            quotes = other.ask(question, k=k, abstain=False, context=context, article=article, offset=offset).quotes
+        else:
+            quotes = self._quotes(found, k, offset)
+        return Answer(
+            question, answered=not declined and bool(quotes), quotes=quotes,
+            reason="declined" if declined else None, diagnostics=diagnostics,
+        )
+
+    def _search(self, question: str, context: tuple[str, ...], article: str | None) -> "_Search | Answer":
+        """The question's passages and the evidence for declining it, or the Answer that ends it here."""
         live = self._live  # one read: a swap during this question cannot mix two indexes
         if not live.index.passages:
             return Answer(question, answered=False, reason="no-index")
@@ -175,23 +213,21 @@ class Engine:
             question, query_vector, rows=passage_rows, params=fusion,
             lexical_scores=steered_scores(index.lexical, question, context) if context else None,
         ) if steered else live.retriever.search(question, query_vector, params=fusion)
-        evidence = Evidence.of(question, hits, index)
-        declined = should_decline(evidence, decline)
-        diagnostics = evidence.as_dict()
-        if declined and abstain:
-            return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
+        return _Search(question, context, index, query_vector, sentence_rows, hits, Evidence.of(question, hits, index),
+                       decline, quote_params)
+
+    def _quotes(self, found: "_Search", k: int, offset: int) -> tuple[Quote, ...]:
+        index, question, context = found.index, found.question, found.context
         # Enough sentences for k quotes once repeats are folded into "also in" and neighbours joined
         # to quotes: -k N means N.
         # The count follows the page size, not the offset, so every page comes from one ranking.
         count = max(self.fusion.candidates, 4 * k)
         sentence_lexical = steered_scores(index.sentences.lexical, question, context) if context else None
-        found = find_sentences(question, query_vector, index.sentences.dense, index.sentences.lexical,
-                               index.sentence_vectors, count, lexical_scores=sentence_lexical, rows=sentence_rows)
-        quotes = pick_quotes(question, query_vector, hits, index, offset + k, quote_params, found)[offset:]
-        return Answer(
-            question, answered=not declined and bool(quotes), quotes=tuple(quotes),
-            reason="declined" if declined else None, diagnostics=diagnostics,
-        )
+        sentences = find_sentences(question, found.query_vector, index.sentences.dense, index.sentences.lexical,
+                                   index.sentence_vectors, count, lexical_scores=sentence_lexical,
+                                   rows=found.sentence_rows)
+        return tuple(pick_quotes(question, found.query_vector, found.hits, index, offset + k, found.quote_params,
+                                 sentences)[offset:])
 
     # --- reading the index (autocomplete, "Full paragraph", the footer) ---------------------------
 
