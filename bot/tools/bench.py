@@ -86,11 +86,17 @@ def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Que
 
     embedder = make_embedder(settings)
     embedder.encode(["warm up"])
+    other_settings = settings.for_other_languages()  # the default pair: English questions run both models
+    other_embedder = make_embedder(other_settings) if other_settings is not None else None
+    if other_embedder is not None:
+        other_embedder.encode(["warm up"])
     rss_model = _rss_mb()
     started = time.perf_counter()
     index = load(settings.index_dir)
+    other = None if other_settings is None else Engine(other_settings, other_embedder, load(other_settings.index_dir))
     load_seconds = time.perf_counter() - started
-    engine = Engine(settings, embedder, index)
+    engine = Engine(settings, embedder, index, other_languages=other)
+    models = [embedder] if other_embedder is None else [embedder, other_embedder]
 
     def answer_line(question: str) -> str:  # what `ask --json -` does for each line it reads
         return render.dumps(render.answer_json(engine.ask(question)))
@@ -100,7 +106,8 @@ def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Que
     asks, encodes = [], []
     for question in questions:  # interleaved, so both see the same machine
         t = time.perf_counter()
-        embedder.encode_queries([question])
+        for model in models:  # the raw encode of every model the question runs
+            model.encode_queries([question])
         encodes.append(time.perf_counter() - t)
         t = time.perf_counter()
         answer_line(question)
@@ -292,7 +299,9 @@ def _dev_corpus(settings: Settings, folder: Path) -> tuple[Settings, list[str]] 
 
 
 def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int], scifact_index: Path | None,
-                  every_kind: bool = False, dev: Path | None = None) -> list[list[str]]:
+                  every_kind: bool = False, dev: Path | None = None, pair: Settings | None = None) -> list[list[str]]:
+    """Every probe with `settings`' one model; `pair` (English questions quoted from the second index)
+    adds its own rows at 3 articles and at the dev corpus, its baseline both models' raw encode."""
     from ..engine.engine import Engine
     from ..engine.store.loading import load
 
@@ -311,11 +320,19 @@ def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int
         rows.append(row(label, result))
         print("measured: " + " | ".join(rows[-1]), file=sys.stderr, flush=True)  # the table comes at the end
 
+    both = "" if pair is None else f", {pair.for_other_languages().embedding_model.split(':')[-1]} quoting"
     add("3 articles (seeds/)", probe(settings, seeds_questions))
+    if pair is not None:
+        Engine.open(pair)
+        add(f"3 articles (seeds/){both}", probe(pair, seeds_questions))
     if dev is not None and (found := _dev_corpus(settings, dev)) is not None:
         dev_settings, dev_questions = found
         Engine.open(dev_settings)  # built (or brought up to date) here, so the probe only loads it
         add(f"dev corpus ({dev.name}/ + seeds/)", probe(dev_settings, dev_questions))
+        if pair is not None:
+            dev_pair, _ = _dev_corpus(pair, dev)
+            Engine.open(dev_pair)
+            add(f"dev corpus ({dev.name}/ + seeds/){both}", probe(dev_pair, dev_questions))
     if scifact_index is not None:
         add("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), scifact_queries))
     source = load(next(work.glob("build-index-*")))
@@ -356,10 +373,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from ..config import NO_MODEL
 
     # Every probe below has its own index folder: they share one ONNX export rather than each making one.
-    # Each figure is one model's: the index for questions in other languages is the same pipeline under
-    # its own model, measured by running bench with EMBEDDING_MODEL set to that model.
-    settings = settings.model_copy(update={"onnx_cache_dir": settings.model_cache_dir,
-                                           "other_languages_model": NO_MODEL})
+    # Each figure is one model's, but for the pair's own rows: the index for questions in other languages
+    # is the same pipeline under its own model, measured by running bench with EMBEDDING_MODEL set to it.
+    settings = settings.model_copy(update={"onnx_cache_dir": settings.model_cache_dir})
+    # English questions that run two models (ENGLISH_QUOTES) get rows of their own as well.
+    pair = settings if settings.quotes_english_from_other_languages_model else None
+    settings = settings.model_copy(update={"other_languages_model": NO_MODEL})
     scales = [10_000] if args.quick else [int(s) for s in args.scales.split(",") if s.strip() and int(s) > 3]
     documents = 60 if args.quick else 300
     Engine.open(settings)  # the seeds index the 3-article probe serves
@@ -373,7 +392,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(_table(["build", "texts", "pipeline", "baseline", "ratio"], build_rows), flush=True)
         print(flush=True)
         serve_rows = bench_serving(settings, corpus, work, scales, scifact_index if (scifact_index / "CURRENT").exists() else None,
-                                   every_kind=args.every_kind, dev=args.dev or DEV_CORPUS)
+                                   every_kind=args.every_kind, dev=args.dev or DEV_CORPUS, pair=pair)
         print(_table(["per question", "index", "ask --json (question -> quotes)", "raw single encode", "ratio p50 / p99",
                       "dense recall@10", "peak RSS", "on disk", "load"], serve_rows), flush=True)
     if not (scifact_index / "CURRENT").exists():
