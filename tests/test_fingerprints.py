@@ -140,6 +140,19 @@ def test_matches_counts_the_question_terms_each_sentence_holds():
     assert expected[1] >= 4 and expected[2] == 0
 
 
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab cd ef gh 46 7."), max_size=40), min_size=1, max_size=6),
+       st.data())
+def test_holding_counts_the_terms_a_quote_of_one_or_two_sentences_holds_once_each(texts, data):
+    """What the figure rule reads, for every candidate at once: a term in both of a quote's sentences counts once."""
+    prints = Fingerprints.compute(texts)
+    rows = st.integers(0, len(texts) - 1)
+    groups = data.draw(st.lists(st.lists(rows, min_size=1, max_size=2, unique=True), max_size=5))
+    terms = term_keys(data.draw(st.sampled_from(texts + ["ab 46 cd", ""])))
+    expected = [len(terms & frozenset().union(*(prints.terms_of(row) for row in group))) for group in groups]
+    assert prints.holding(groups, terms).tolist() == expected
+
+
 def test_a_run_lookup_finds_every_sentence_repeating_a_run_not_only_the_first():
     prints = Fingerprints.compute(SENTENCES)  # 0 and 1 both hold "the united states will no longer help"
     lookup = prints.run_lookup(np.array([1, 2, 0, 6]))

@@ -205,6 +205,19 @@ class Fingerprints:
         wanted = np.fromiter(terms, dtype=np.uint64, count=len(terms))
         return np.bincount(owners[np.isin(values, wanted)], minlength=len(rows))
 
+    def holding(self, groups: Sequence[Sequence[int]], terms: frozenset[int]) -> np.ndarray:
+        """How many of `terms` the sentences of each group hold between them (a term two of them hold
+        counts once): `matches` for quotes of one or two sentences, every group in one read."""
+        counts = np.zeros(len(groups), dtype=np.int64)
+        if not terms or not groups:
+            return counts
+        flat = np.fromiter((row for group in groups for row in group), dtype=np.int64)
+        group_of = np.repeat(np.arange(len(groups)), [len(group) for group in groups])
+        values, owners = csr_gather(self.term_ptr, self.terms, flat)
+        keep = np.isin(values, np.fromiter(terms, dtype=np.uint64, count=len(terms)))
+        held = np.unique(np.stack([group_of[owners[keep]].astype(np.uint64), values[keep].astype(np.uint64)]), axis=1)
+        return np.bincount(held[0].astype(np.int64), minlength=len(groups))
+
     def run_lookup(self, rows: np.ndarray) -> "RunLookup":
         """The six-word runs of `rows`, sorted once, for asking which of them share a run with a sentence."""
         return RunLookup(self, np.asarray(rows, dtype=np.int64))

@@ -115,10 +115,12 @@ class _Fact:
     words: frozenset[int]  # its other content words
     needed: int
 
-    def stated_by(self, terms: frozenset[int]) -> bool:
-        """Whether a sentence with these terms gives the figure in enough of the same words (never, if
-        the statement gives no figure)."""
-        return bool(self.needed) and bool(self.figures & terms) and len(self.words & terms) >= self.needed
+    def stated_by(self, prints: Fingerprints, groups: Sequence[Sequence[int]]) -> np.ndarray:
+        """For each group of sentence rows (a candidate's one or two sentences), whether it gives the
+        figure in enough of the same words (never, if the statement gives no figure)."""
+        if not self.needed or not groups:
+            return np.zeros(len(groups), dtype=bool)
+        return (prints.holding(groups, self.figures) > 0) & (prints.holding(groups, self.words) >= self.needed)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -254,10 +256,14 @@ def _select(
     def terms_of(i: int) -> frozenset[int]:
         return frozenset().union(*(runs.prints.terms_of(row) for row in candidates[i].rows))
 
+    facts: dict[int, _Fact] = {}
+
     def fact_of(i: int) -> _Fact:
-        c = candidates[i]
-        figures = _figures(article(c.source).text[c.start:c.end])
-        return _Fact(figures, terms_of(i) - figures, params.figure_terms if figures else 0)
+        if i not in facts:
+            c = candidates[i]
+            figures = _figures(article(c.source).text[c.start:c.end])
+            facts[i] = _Fact(figures, terms_of(i) - figures, params.figure_terms if figures else 0)
+        return facts[i]
 
     def fold(pick: int, said: int, citations: list[Citation] | None) -> np.ndarray:
         """Every live candidate saying what candidate `said` says is folded into `pick` (and cited, if
@@ -274,7 +280,7 @@ def _select(
             same[[other for other in check.tolist() if not sharing.isdisjoint(candidates[other].rows)]] = True
         check = np.flatnonzero(near & ~same & (similarity >= params.figure_cosine)) if params.figure_terms else ()
         if len(check) and (fact := fact_of(said)).needed:  # a statement without a figure skips the reads
-            same[[other for other in check.tolist() if fact.stated_by(terms_of(other))]] = True
+            same[check[fact.stated_by(runs.prints, [candidates[other].rows for other in check.tolist()])]] = True
         for other in np.flatnonzero(same).tolist():  # in score order
             alive[other] = False
             owner[other] = pick
@@ -358,15 +364,12 @@ class _CitationPool:
             return quote
         cited = {quote.source, *(c.source for c in quote.also_in)}
         extra: list[Citation] = []
-        sharing = self.runs.sharing(candidate.rows)
-        prints = self.runs.prints
-
-        def carries(position: int) -> bool:
-            row, cosine = int(self.rows[position]), similarity[position]
-            return ((cosine >= params.shared_run_cosine and row in sharing)
-                    or (fact.needed and cosine >= params.figure_cosine and fact.stated_by(prints.terms_of(row))))
-
-        for position in (p for p in close.tolist() if carries(p)):  # in (source, start) order: an article's first carrier is cited
+        rows, cosines = self.rows[close], similarity[close]
+        carrying = (cosines >= params.shared_run_cosine) & np.isin(rows, list(self.runs.sharing(candidate.rows)))
+        if fact.needed:  # the same figure in enough of the same words: read only for the rows still in doubt
+            doubt = np.flatnonzero(~carrying & (cosines >= params.figure_cosine))
+            carrying[doubt] = fact.stated_by(self.runs.prints, [[row] for row in rows[doubt].tolist()])
+        for position in close[carrying].tolist():  # in (source, start) order: an article's first carrier is cited
             article_position, start, end = self.spans[position]
             source = self.articles.metas[article_position].source
             if source not in cited:
