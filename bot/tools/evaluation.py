@@ -246,7 +246,7 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     documents = materialise_corpus(folder, seeds)
     beir_settings = settings.model_copy(update={
         "seeds_dir": seeds, "index_dir": work / "index", "candidates": 200,
-        "other_languages_model": NO_MODEL,  # BEIR's questions are English: no second index of its corpus
+        "other_languages_model": NO_MODEL,  # the passage rankings are the first model's alone
         "onnx_cache_dir": settings.model_cache_dir,  # the bot's own export
     })
     started = time.perf_counter()
@@ -261,8 +261,13 @@ def run_beir(settings: Settings, folder: Path, *, limit: int | None = None) -> i
     queries = [q for q in queries if q["_id"] in qrels][:limit]
     index = engine.index
     ranking = rankers(engine.fusion)
-    # The user's path, as `ask --json --no-abstain -k 100` runs it: the configured settings, not 200 candidates.
-    asked = Engine.open(beir_settings.model_copy(update={"candidates": settings.candidates}), embedder=engine.embedder)
+    # The user's path, as `ask --json --no-abstain -k 100` runs it: the configured settings, not 200
+    # candidates, and the second index when English questions take their quotes from it (ENGLISH_QUOTES).
+    asked = Engine.open(beir_settings.model_copy(update={
+        "candidates": settings.candidates,
+        "other_languages_model": settings.other_languages_model if settings.quotes_english_from_other_languages_model
+        else NO_MODEL,
+    }), embedder=engine.embedder)
     shipped = f"quotes (ask --no-abstain -k {BEIR_QUOTES})"
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in [*ranking, shipped]}
     for query in queries:
