@@ -329,8 +329,8 @@ def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int
         dev_settings, dev_questions = found
         Engine.open(dev_settings)  # built (or brought up to date) here, so the probe only loads it
         add(f"dev corpus ({dev.name}/ + seeds/)", probe(dev_settings, dev_questions))
-        if pair is not None:
-            dev_pair, _ = _dev_corpus(pair, dev)
+        if pair is not None:  # the same combined seeds and first index, with the second one beside it
+            dev_pair = dev_settings.model_copy(update={"other_languages_model": pair.other_languages_model})
             Engine.open(dev_pair)
             add(f"dev corpus ({dev.name}/ + seeds/){both}", probe(dev_pair, dev_questions))
     if scifact_index is not None:
