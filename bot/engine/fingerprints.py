@@ -215,8 +215,14 @@ class Fingerprints:
         group_of = np.repeat(np.arange(len(groups)), [len(group) for group in groups])
         values, owners = csr_gather(self.term_ptr, self.terms, flat)
         keep = np.isin(values, np.fromiter(terms, dtype=np.uint64, count=len(terms)))
-        held = np.unique(np.stack([group_of[owners[keep]].astype(np.uint64), values[keep].astype(np.uint64)]), axis=1)
-        return np.bincount(held[0].astype(np.int64), minlength=len(groups))
+        group, value = group_of[owners[keep]], values[keep]
+        if len(flat) > len(groups):  # some group has two sentences: a term both hold is counted once
+            order = np.lexsort((value, group))  # by group, then term (np.unique(axis=1) is far slower)
+            group, value = group[order], value[order]
+            first = np.ones(len(group), dtype=bool)
+            first[1:] = (group[1:] != group[:-1]) | (value[1:] != value[:-1])
+            group = group[first]
+        return np.bincount(group, minlength=len(groups))
 
     def run_lookup(self, rows: np.ndarray) -> "RunLookup":
         """The six-word runs of `rows`, sorted once, for asking which of them share a run with a sentence."""
@@ -235,14 +241,19 @@ class RunLookup:
         values, owners = csr_gather(prints.run_ptr, prints.runs, rows)
         order = np.argsort(values, kind="stable")
         self._values, self._rows = values[order], rows[owners[order]]
+        self._asked: dict[tuple[int, ...], frozenset[int]] = {}
 
-    def sharing(self, rows: Sequence[int]) -> set[int]:
+    def sharing(self, rows: Sequence[int]) -> frozenset[int]:
         """The rows (among those looked up) sharing at least one run with any of `rows`."""
-        runs, _ = csr_gather(self.prints.run_ptr, self.prints.runs, rows)
-        if not len(runs) or not len(self._values):
-            return set()
-        lo, hi = np.searchsorted(self._values, runs, "left"), np.searchsorted(self._values, runs, "right")
-        return set(self._rows[ranges(lo, hi)].tolist())
+        key = tuple(rows)
+        if key not in self._asked:  # a quote is asked about twice: when folding, and when citing
+            runs, _ = csr_gather(self.prints.run_ptr, self.prints.runs, rows)
+            if not len(runs) or not len(self._values):
+                self._asked[key] = frozenset()
+            else:
+                lo, hi = np.searchsorted(self._values, runs, "left"), np.searchsorted(self._values, runs, "right")
+                self._asked[key] = frozenset(self._rows[ranges(lo, hi)].tolist())
+        return self._asked[key]
 
 
 def coverage(question_terms: frozenset[int], text_terms: frozenset[int]) -> float:

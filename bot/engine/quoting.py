@@ -118,9 +118,13 @@ class _Fact:
     def stated_by(self, prints: Fingerprints, groups: Sequence[Sequence[int]]) -> np.ndarray:
         """For each group of sentence rows (a candidate's one or two sentences), whether it gives the
         figure in enough of the same words (never, if the statement gives no figure)."""
+        stated = np.zeros(len(groups), dtype=bool)
         if not self.needed or not groups:
-            return np.zeros(len(groups), dtype=bool)
-        return (prints.holding(groups, self.figures) > 0) & (prints.holding(groups, self.words) >= self.needed)
+            return stated
+        giving = np.flatnonzero(prints.holding(groups, self.figures) > 0)  # few do: only their words are read
+        if len(giving):
+            stated[giving] = prints.holding([groups[i] for i in giving.tolist()], self.words) >= self.needed
+        return stated
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
