@@ -131,12 +131,12 @@ def test_a_run_lookup_finds_exactly_the_sentences_sharing_six_words(texts, data)
     assert found == {row for row in looked_up if any(_shares_six_words(texts[row], texts[a]) for a in asked)}
 
 
-def test_matches_counts_the_question_terms_each_sentence_holds():
+def test_holding_counts_the_question_terms_each_sentence_holds():
     prints = Fingerprints.compute(SENTENCES)
     question = term_keys("Will the United States help Iraq, Trump asked in Oman?")
     rows = [2, 0, 5, 1, 0]  # any order, repeats allowed
     expected = [round(coverage(question, prints.terms_of(row)) * len(question)) for row in rows]
-    assert prints.matches(rows, question).tolist() == expected
+    assert prints.holding([(row,) for row in rows], question).tolist() == expected
     assert expected[1] >= 4 and expected[2] == 0
 
 

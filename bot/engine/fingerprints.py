@@ -199,15 +199,9 @@ class Fingerprints:
     def leans_back(self, row: int) -> bool:
         return bool(self.leans[row])
 
-    def matches(self, rows: Sequence[int], terms: frozenset[int]) -> np.ndarray:
-        """How many of `terms` each row holds (a row's terms are distinct), for all rows in one read."""
-        values, owners = csr_gather(self.term_ptr, self.terms, rows)
-        wanted = np.fromiter(terms, dtype=np.uint64, count=len(terms))
-        return np.bincount(owners[np.isin(values, wanted)], minlength=len(rows))
-
     def holding(self, groups: Sequence[Sequence[int]], terms: frozenset[int]) -> np.ndarray:
         """How many of `terms` the sentences of each group hold between them (a term two of them hold
-        counts once): `matches` for quotes of one or two sentences, every group in one read."""
+        counts once), for every candidate quote of one or two sentences in one read."""
         counts = np.zeros(len(groups), dtype=np.int64)
         if not terms or not groups:
             return counts

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import BUNDLED_E5, BUNDLED_NOMIC
 from .answer_types import asks_for_latest, carries, wants
-from .fingerprints import Fingerprints, RunLookup, coverage, question_term_keys, word_hash
+from .fingerprints import Fingerprints, RunLookup, question_term_keys, word_hash
 from .lexical import stem_terms
 from .models import Article, Citation, Quote
 from .retrieval import Hit, SentenceHit
@@ -165,37 +165,41 @@ def pick_quotes(
     spans = np.asarray(index.sentences.table[rows]).tolist()  # (article position, start, end) per row
     metas, prints = index.articles.metas, index.fingerprints
     question_terms = question_term_keys(question)
-    matched = prints.matches(rows, question_terms).tolist()  # question terms each sentence holds
     before = {  # a sentence that leans back -> the one before it in its article
         row: row - 1 for row, (position, _, _) in zip(rows, spans)
         if prints.leans_back(row) and row - 1 >= metas[position].sentence_rows[0]
     }
     before_spans = dict(zip(before.values(), np.asarray(index.sentences.table[list(before.values())]).tolist()))
-    wanted = wants(question) if params.answer_type_weight else None
-    # Reads every article's date, so only when a weight lets it change a score.
-    recency = _recency(index) if params.recency_weight and asks_for_latest(question) else None
     vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)  # one read for all of them
     if before:
         earlier = dict(zip(before.values(), np.asarray(index.sentence_vectors[list(before.values())], dtype=np.float32)))
-    candidates: list[_Candidate] = []
+    groups: list[tuple[int, ...]] = [(row,) for row in rows]  # each candidate's sentence rows
     for i, (row, (position, start, end)) in enumerate(zip(rows, spans)):
-        quoted_rows = (row,)
-        overlap = matched[i] / len(question_terms) if question_terms else 0.0
         if row in before:
             _, previous_start, previous_end = before_spans[before[row]]
             if not _heading_between(index.articles, position, previous_end, start):
-                start, quoted_rows = previous_start, (before[row], row)
+                spans[i] = [position, previous_start, end]
+                groups[i] = (before[row], row)
                 vectors[i] = _unit(vectors[i] + earlier[before[row]])
-                overlap = coverage(question_terms, prints.terms_of(row) | prints.terms_of(before[row]))
-        extra = params.words_weight * words.get(row, 0.0)
-        if wanted is not None and carries(wanted, index.articles.text(position)[start:end]):
-            extra += params.answer_type_weight
-        if recency is not None:
-            extra += params.recency_weight * recency.get(metas[position].source, 0.0)
-        candidates.append(_Candidate(
-            metas[position].source, start, end, 0.0, vectors[i], quoted_rows,
-            signals=(float(vectors[i] @ query_vector), overlap, context.get(row, 0.0), extra),
-        ))
+    # Signals in one pass each: question terms held (once, across a quote's two sentences), cosine, context.
+    overlaps = (prints.holding(groups, question_terms) / len(question_terms)).tolist() if question_terms else [0.0] * len(rows)
+    cosines = [float(vector @ query_vector) for vector in vectors]
+    extras = [params.words_weight * words.get(row, 0.0) for row in rows]
+    wanted = wants(question) if params.answer_type_weight else None
+    # Reads every article's date, so only when a weight lets it change a score.
+    recency = _recency(index) if params.recency_weight and asks_for_latest(question) else None
+    if wanted is not None or recency is not None:
+        for i, (position, start, end) in enumerate(spans):
+            if wanted is not None and carries(wanted, index.articles.text(position)[start:end]):
+                extras[i] += params.answer_type_weight
+            if recency is not None:
+                extras[i] += params.recency_weight * recency.get(metas[position].source, 0.0)
+    candidates = [
+        _Candidate(metas[position].source, start, end, 0.0, vector, group,
+                   signals=(cosine, overlap, context.get(row, 0.0), extra))
+        for row, (position, start, end), vector, group, cosine, overlap, extra
+        in zip(rows, spans, vectors, groups, cosines, overlaps, extras)
+    ]
     _score(candidates, params)
     runs = prints.run_lookup(np.unique(np.concatenate([pool_rows, np.array(
         [row for c in candidates for row in c.rows], dtype=np.int64)])))
