@@ -105,7 +105,7 @@ def sources_text(report: SourcesReport) -> str:
     if (other := report.other_languages) is not None:
         lines.append(messages.TERMINAL_SOURCES_OTHER.format(
             articles=len(other.articles), passages=other.passages, built_at=other.built_at, model=other.model))
-        if other.seeds_changed:
+        if other.seeds_changed and not report.seeds_changed:  # one `index` run rebuilds both: say it once
             lines.append(messages.TERMINAL_SOURCES_STALE)
     return "\n".join(lines)
 

@@ -80,6 +80,22 @@ def test_sources_says_when_the_seeds_changed(tmp_path, built, settings):
     assert json.loads(result.stdout)["seeds_changed"] is True
 
 
+def test_the_terminal_says_once_that_the_seeds_changed_whichever_index_is_behind():
+    from dataclasses import replace
+
+    from bot import messages, render
+    from bot.engine.models import SourcesReport
+
+    other = SourcesReport("e5", 384, "2026-12-02T00:00:00Z", 1, 4, (), seeds_changed=True)
+    report = SourcesReport("minilm", 384, "2026-12-02T00:00:00Z", 1, 4, (), seeds_changed=True, other_languages=other)
+    stale = messages.TERMINAL_SOURCES_STALE
+    assert render.sources_text(report).count(stale) == 1  # one `index` run rebuilds both
+    assert render.sources_text(replace(report, seeds_changed=False)).count(stale) == 1
+    assert render.sources_text(replace(report, other_languages=replace(other, seeds_changed=False))).count(stale) == 1
+    fresh = replace(report, seeds_changed=False, other_languages=replace(other, seeds_changed=False))
+    assert stale not in render.sources_text(fresh)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
