@@ -135,6 +135,36 @@ def test_reindexing_brings_both_indexes_up_to_date(routed, seeds):
 
 
 @pytest.mark.slow
+def test_a_change_whose_second_build_fails_is_undone_in_both_indexes(routed, seeds, monkeypatch):
+    """The first index is rebuilt and swapped before the second is built: when the second fails (a
+    full disk, say), the seeds change is undone and the first must follow it back."""
+    from bot.engine.store import building
+
+    real_build, second = building.build, routed.other_languages.settings.index_dir
+
+    def build(index_dir, *args, **kwargs):
+        if index_dir == second:
+            raise OSError(28, "No space left on device")
+        return real_build(index_dir, *args, **kwargs)
+
+    monkeypatch.setattr(building, "build", build)
+    article = "Basra date farmers\n\nDate farmers in Basra said the harvest was the best in a decade.\n"
+    with pytest.raises(OSError, match="No space"):
+        routed.add_article("zz_basra_dates.txt", article.encode())
+    assert not (seeds / "zz_basra_dates.txt").exists()
+    for engine in (routed, routed.other_languages):
+        assert "zz_basra_dates.txt" not in engine.index.articles.position  # never quoted from a file gone
+        assert engine.sources().seeds_changed is False
+    kept = sorted(p.name for p in seeds.iterdir())[0]
+    with pytest.raises(OSError, match="No space"):
+        routed.remove_article(kept)
+    assert (seeds / kept).exists()
+    for engine in (routed, routed.other_languages):
+        assert kept in engine.index.articles.position  # still answered from
+        assert engine.sources().seeds_changed is False
+
+
+@pytest.mark.slow
 def test_the_index_command_builds_both(routed, seeds, monkeypatch, capsys):
     from bot import cli
 

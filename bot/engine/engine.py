@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from pathlib import Path
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -269,14 +270,16 @@ class Engine:
 
     def sources(self) -> SourcesReport:
         index = self.index
-        stale = loading.staleness(
-            index.manifest, index.article_hashes(), self.settings.seeds_dir, build_params(self.settings),
-            max_file_bytes=self.settings.max_file_bytes, known=self._seed_stats,
-        )
-        report = sources_report(index.manifest, index.article_list(), stale is not None)
+        report = sources_report(index.manifest, index.article_list(), self._seeds_changed(index))
         if self.other_languages is not None:
             report = replace(report, other_languages=self.other_languages.sources())
         return report
+
+    def _seeds_changed(self, index: LoadedIndex) -> bool:
+        return loading.staleness(
+            index.manifest, index.article_hashes(), self.settings.seeds_dir, build_params(self.settings),
+            max_file_bytes=self.settings.max_file_bytes, known=self._seed_stats,
+        ) is not None
 
     # --- rebuilding -----------------------------------------------------------------------------
 
@@ -327,6 +330,14 @@ class Engine:
             self._follower = None
 
     def _rebuild(self, progress: Progress | None) -> ReindexReport:
+        report = self._build_own(progress)
+        if self.other_languages is not None:  # the same seeds, read again: nothing changed them meanwhile (our lock)
+            other = self.other_languages.reindex(progress)
+            report = replace(report, seconds=report.seconds + other.seconds)
+        return report
+
+    def _build_own(self, progress: Progress | None) -> ReindexReport:
+        """This engine's index alone, rebuilt from the seeds folder and swapped in."""
         try:
             index, report = building.build(
                 self.settings.index_dir, self.settings.seeds_dir, self.embedder, build_params(self.settings),
@@ -336,10 +347,31 @@ class Engine:
         except BuildLocked as error:
             raise ReindexInProgress(str(error)) from None
         self._live = _Live(index, self.fusion)
-        if self.other_languages is not None:  # the same seeds, read again: nothing changed them meanwhile (our lock)
-            other = self.other_languages.reindex(progress)
-            report = replace(report, seconds=report.seconds + other.seconds)
         return report
+
+    def _changing_seeds(self, change: Callable[[], object], undo: Callable[[], object],
+                        progress: Progress | None) -> ReindexReport:
+        """Change the seeds folder and re-index both indexes; if that fails, undo the change and bring
+        back in line an index that had already taken it in (the first, when only the second's build
+        failed): otherwise it would go on quoting an article the folder no longer holds, or miss one
+        it holds again."""
+        with self._rebuilding():
+            change()
+            try:
+                return self._rebuild(progress)
+            except BaseException as error:
+                undo()
+                if isinstance(error, Exception):  # not on Ctrl-C: stop at once
+                    self._realign()
+                raise
+
+    def _realign(self) -> None:
+        if self.other_languages is None or not self._seeds_changed(self.index):
+            return
+        try:
+            self._build_own(None)  # its vectors are all still in the index it replaces: nothing is embedded
+        except Exception:  # the first error is the one the admin is told; this one is in the log
+            log.exception("could not bring the index back in line with the seeds folder; /reindex will")
 
     # --- articles managed from Discord (`/articles`) ------------------------------------------------
     # Each changes the seeds folder and re-indexes under the rebuild lock, so no other rebuild can
@@ -349,37 +381,28 @@ class Engine:
                     published: str | None = None, progress: Progress | None = None) -> ReindexReport:
         """Save an uploaded file into the seeds folder (checked, atomically) and re-index."""
         settings = self.settings
-        with self._rebuilding():
-            path = library.save_article(settings.seeds_dir, settings.archive, name, data,
-                                        max_file_bytes=settings.max_file_bytes, outlet=outlet, url=url,
-                                        published=published)
-            try:
-                return self._rebuild(progress)
-            except BaseException:
-                path.unlink(missing_ok=True)
-                raise
+        saved: list[Path] = []
+
+        def save() -> None:
+            saved.append(library.save_article(settings.seeds_dir, settings.archive, name, data,
+                                              max_file_bytes=settings.max_file_bytes, outlet=outlet, url=url,
+                                              published=published))
+
+        return self._changing_seeds(save, lambda: saved[0].unlink(missing_ok=True), progress)
 
     def remove_article(self, source: str, progress: Progress | None = None) -> ReindexReport:
         """Move an article's file to the archive folder and re-index."""
         settings = self.settings
-        with self._rebuilding():
-            library.archive_article(settings.seeds_dir, settings.archive, source)
-            try:
-                return self._rebuild(progress)
-            except BaseException:
-                library.restore_article(settings.seeds_dir, settings.archive, source)
-                raise
+        return self._changing_seeds(lambda: library.archive_article(settings.seeds_dir, settings.archive, source),
+                                    lambda: library.restore_article(settings.seeds_dir, settings.archive, source),
+                                    progress)
 
     def restore_article(self, source: str, progress: Progress | None = None) -> ReindexReport:
         """Move an archived file back into the seeds folder and re-index."""
         settings = self.settings
-        with self._rebuilding():
-            library.restore_article(settings.seeds_dir, settings.archive, source)
-            try:
-                return self._rebuild(progress)
-            except BaseException:
-                library.archive_article(settings.seeds_dir, settings.archive, source)
-                raise
+        return self._changing_seeds(lambda: library.restore_article(settings.seeds_dir, settings.archive, source),
+                                    lambda: library.archive_article(settings.seeds_dir, settings.archive, source),
+                                    progress)
 
     def archived_articles(self) -> list[str]:
         """What `restore_article` can bring back."""
