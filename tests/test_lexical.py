@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from bot.engine.lexical import top_rows
+from bot.engine.lexical import LexicalIndex, top_rows
 
 from conftest import DEV_QA
 
@@ -30,3 +31,16 @@ def test_top_rows_are_the_best_positive_scores_best_first_ties_by_row():
     assert top_rows(scores, 50)[1].tolist() == [5, 2, 1, 3]  # never a passage without a matching word
     assert top_rows(np.zeros(4, dtype=np.float32), 3)[1].tolist() == []
     assert top_rows(None, 3)[1].tolist() == []
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["the", "Talks", "talked", "Oman's", "U.S.", "Iran", "2nd", "46", "of", "was", "i",
+                                 "naïve", "Maliki", "مرحبا", "ab_cd", "don't", "THE", "-", ",", "x"]), max_size=12))
+def test_a_questions_term_ids_are_what_the_bm25s_tokenizer_gives(words):
+    """Our lookup (cached stems, no bm25s call) must match what the passages were tokenised with."""
+    index = LexicalIndex.build(["The talks in Oman were the 2nd round, Maliki's bloc won 46 seats.",
+                                "Iran talked of naïve hopes; the U.S. said ab_cd, don't."])
+    question = " ".join(words)
+    ids = index._tokenizer.tokenize([question], return_as="ids", update_vocab=False, show_progress=False)[0]
+    unknown = index._tokenizer.get_vocab_dict().get("")
+    assert index.query_ids(question) == [i for i in ids if i != unknown]

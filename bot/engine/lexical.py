@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import bm25s
@@ -40,6 +41,13 @@ def stem_terms(text: str) -> list[str]:
     """The normalisation BM25 applies, for term-overlap scoring of single sentences."""
     words = [word for word in _word.findall(text.lower()) if word not in _stopwords]
     return _stemmer.stemWords(words)
+
+
+@lru_cache(maxsize=1024)
+def question_stems(question: str) -> tuple[str, ...]:
+    """A question's stems, worked out once: the passage and the sentence BM25 both look them up, and
+    bm25s's own tokenizer costs several times as much for one short text."""
+    return tuple(stem_terms(question))
 
 
 class LexicalIndex:
@@ -88,9 +96,10 @@ class LexicalIndex:
         """Known vocabulary ids of the question's terms (unknown words cannot match anything)."""
         if self._retriever is None:
             return []
-        ids = self._tokenizer.tokenize([question], return_as="ids", update_vocab=False, show_progress=False)[0]
-        unknown = self._tokenizer.get_vocab_dict().get("", None)
-        return [token for token in ids if token != unknown]
+        # What `tokenize(..., update_vocab=False)` gives (the same splitter, stopwords and stemmer),
+        # less the empty id it puts for unknown words.
+        vocabulary = self._tokenizer.get_vocab_dict()
+        return [vocabulary[stem] for stem in question_stems(question) if stem in vocabulary]
 
     def scores(self, question: str) -> np.ndarray | None:
         """BM25 score of every passage, or None when no word of the question is in the vocabulary."""
