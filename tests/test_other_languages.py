@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from bot.config import BUNDLED_E5, BUNDLED_MINILM, DECLINE_DEFAULTS, NO_MODEL, OTHER_LANGUAGES_DIR, load_settings
-from conftest import SEEDS
+from conftest import DATA, SEEDS
 
 # dev.jsonl's "Where did US and Iranian officials hold indirect talks?" ("Oman"), in Arabic, Persian and
 # Sorani: none shares a word with the English article, so only a model that reads them finds it.
@@ -132,6 +132,28 @@ def test_reindexing_brings_both_indexes_up_to_date(routed, seeds):
         (seeds / "zz_oman_second_round.txt").unlink()
         routed.reindex()
     assert "zz_oman_second_round.txt" not in routed.other_languages.index.articles.position
+
+
+ARABIC_ARTICLES = ("2026-01-28_ar-alrafidain-maliki-rejects-us-interference.txt",
+                   "2026-02-01_ar-dijla-presidential-session-postponed-again.txt")
+
+
+@pytest.mark.slow
+def test_over_articles_mostly_in_arabic_english_questions_go_to_the_model_that_reads_them(tmp_path, onnx_cache):
+    """all-MiniLM-L6-v2 cannot read Arabic articles, so it could only decline: e5 answers instead."""
+    from bot.engine.engine import Engine
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name in ARABIC_ARTICLES:
+        shutil.copy(DATA / "corpus" / "articles" / name, seeds / name)
+    engine = Engine.open(load_settings(seeds_dir=seeds, index_dir=tmp_path / "index",
+                                       other_languages_model=BUNDLED_E5, onnx_cache_dir=onnx_cache))
+    assert engine.index.articles.main_language() == "ar"
+    answer = engine.ask("Why was the session to elect Iraq's president postponed again?")
+    assert answer.answered and answer.quotes[0].source == ARABIC_ARTICLES[1], answer
+    assert "الكردي" in " ".join(quote.text for quote in answer.quotes)  # the Kurdish parties failing to agree
+    assert answer.diagnostics == engine.other_languages.ask(answer.question).diagnostics  # e5 declined or not
 
 
 @pytest.mark.slow

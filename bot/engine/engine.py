@@ -6,7 +6,8 @@ during a rebuild are answered from the old index, and a failed rebuild changes n
 
 When the model reads English only, a second engine over the same seeds, with a model that reads
 Arabic, Persian and Sorani too (`Settings.for_other_languages`), answers questions in those
-languages, and may pick the quotes for English ones too (`ENGLISH_QUOTES`: the first index still
+languages (and every question, when most articles are written in one of them), and may pick the
+quotes for English ones too (`ENGLISH_QUOTES`: the first index still
 decides whether to decline them); it is built, re-indexed and followed together with the first.
 """
 
@@ -165,7 +166,9 @@ class Engine:
         if not question.strip():
             return Answer(question, answered=False, reason="empty")
         other = self.other_languages
-        if other is not None and question_language(question) != "en":
+        if other is not None and (question_language(question) != "en" or self.index.articles.main_language() != "en"):
+            # This model reads English only: a question in another language, or any question over
+            # articles mostly in another, is the other model's whole, declining included.
             return other.ask(question, k=k, abstain=abstain, context=context, article=article, offset=offset)
         found = self._search(question, context, article)
         if isinstance(found, Answer):
