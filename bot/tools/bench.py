@@ -240,7 +240,7 @@ def bench_build(settings: Settings, embedder, corpus: Path, work: Path, document
         other_settings, other_embedder = pair
         other_embedder.encode(["warm up"])
         t = time.perf_counter()
-        other_index, _ = build(work / "build-index-second", seeds, other_embedder, build_params(other_settings),
+        other_index, _ = build(work / "second-build-index", seeds, other_embedder, build_params(other_settings),
                                max_file_bytes=settings.max_file_bytes, batch_size=batch)
         other_s = time.perf_counter() - t
         other_raw_s = _encode_seconds(other_embedder, _embedded_texts(other_index), batch)
