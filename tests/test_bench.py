@@ -1,4 +1,4 @@
-"""The build benchmark's floor: the corpus's words encoded once, in windows (bench's baseline)."""
+"""What `bench` measures against: the words encoded once (the build's floor), and an index its model built."""
 
 from __future__ import annotations
 
@@ -14,3 +14,21 @@ def test_the_floor_encodes_every_word_of_every_article_once_in_windows_of_at_mos
     assert words == expected  # each word once, in order, none dropped or repeated
     assert all(len(window.split()) <= WINDOW_WORDS for window in windows)
     assert len(windows) == 3 + 1  # 322 words: 150 + 150 + 22, and the short article alone
+
+
+def test_the_scifact_probe_uses_eval_beirs_index_only_if_this_model_built_it(engine, settings, tmp_path):
+    """`eval beir` keeps one index per corpus, for whichever model last ran it: probing it with
+    another model would time questions against vectors that model never made."""
+    from bot.config import BUNDLED_E5
+    from bot.tools.bench import scifact_index
+
+    corpus, home = tmp_path / "scifact", tmp_path / "index"
+    corpus.mkdir()
+    (home / "eval-scifact").mkdir(parents=True)
+    (home / "eval-scifact" / "index").symlink_to(settings.index_dir)  # built by `engine`, with the default model
+    mine = settings.model_copy(update={"index_dir": home})
+    assert scifact_index(mine, corpus) == (home / "eval-scifact" / "index", "")
+    folder, why = scifact_index(mine.model_copy(update={"embedding_model": BUNDLED_E5}), corpus)
+    assert folder is None and f"built with {engine.embedder.name}" in why and "eval beir" in why
+    folder, why = scifact_index(mine, tmp_path / "elsewhere")
+    assert folder is None and "once to build its index" in why

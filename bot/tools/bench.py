@@ -390,6 +390,27 @@ def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int
     return rows
 
 
+def scifact_index(settings: Settings, corpus: Path) -> tuple[Path | None, str]:
+    """(the index `eval beir` built for `corpus`, or None with the reason its row is skipped).
+
+    `eval beir` keeps one index per corpus, rebuilt for whichever model it last ran with: probed
+    with another model, its vectors would answer questions encoded by a model that never made them.
+    """
+    from ..engine.engine import build_params
+    from ..engine.store.loading import IndexUnavailable, read_manifest
+
+    folder = settings.index_dir / f"eval-{corpus.resolve().name}" / "index"
+    rebuild = f"run `python -m bot eval beir {corpus}`"
+    try:
+        _, manifest = read_manifest(folder, verify=False)
+    except (IndexUnavailable, OSError):
+        return None, f"(SciFact row skipped: {rebuild} once to build its index)"
+    built, wanted = manifest["params"]["model"], build_params(settings).model
+    if built != wanted:
+        return None, f"(SciFact row skipped: its index was built with {built}, not {wanted}; {rebuild} to rebuild it)"
+    return folder, ""
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
@@ -425,7 +446,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     Engine.open(settings)  # the seeds index the 3-article probe serves
     embedder = make_embedder(settings)
     embedder.encode(["warm up"])
-    scifact_index = settings.index_dir / f"eval-{corpus.resolve().name}" / "index"
+    scifact, skipped = scifact_index(settings, corpus)
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as scratch:
         work = Path(scratch)
         print(f"cores: {os.cpu_count()}; model: {embedder.name}", flush=True)
@@ -436,10 +457,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         build_rows = bench_build(settings, embedder, corpus, work, documents, repeat=args.repeat, pair=second)
         print(_table(["build", "texts", "pipeline", "baseline", "ratio"], build_rows), flush=True)
         print(flush=True)
-        serve_rows = bench_serving(settings, corpus, work, scales, scifact_index if (scifact_index / "CURRENT").exists() else None,
-                                   every_kind=args.every_kind, dev=args.dev or DEV_CORPUS, pair=pair)
+        serve_rows = bench_serving(settings, corpus, work, scales, scifact, every_kind=args.every_kind,
+                                   dev=args.dev or DEV_CORPUS, pair=pair)
         print(_table(["per question", "index", "ask --json (question -> quotes)", "raw single encode", "ratio p50 / p99",
                       "dense recall@10", "peak RSS", "on disk", "load"], serve_rows), flush=True)
-    if not (scifact_index / "CURRENT").exists():
-        print("(SciFact row skipped: run `python -m bot eval beir ../shared/bench/scifact` once to build its index)")
+    if skipped:
+        print(skipped)
     return 0
