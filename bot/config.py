@@ -57,6 +57,13 @@ DECLINE_DEFAULTS = {BUNDLED_MINILM: (0.25, 0.55), BUNDLED_E5: (0.78, 0.80), BUND
 # nomic's 0.85 is likewise a placeholder: its unrelated texts sit near 0.4-0.5, related ones at 0.7-0.9.
 PARAPHRASE_DEFAULTS = {BUNDLED_MINILM: 0.75, BUNDLED_E5: 0.90, BUNDLED_NOMIC: 0.85}
 
+# How a passage gets its vector unless PASSAGE_VECTORS says (`store.assembly`): pooled from its
+# sentences' and headline's vectors, which costs no encode of its own, or encoded whole. Measured on
+# the dev corpus (README, "Speed and scale"): pooled, MiniLM lost nothing on either half and declined
+# fewer answerable questions; e5 lost a held-back question in other languages and six carriers cited,
+# nomic two first quotes of the tuning half, so they keep encoding theirs, as does any other model.
+PASSAGE_VECTORS_DEFAULTS = {BUNDLED_MINILM: "sentences", BUNDLED_E5: "encoded", BUNDLED_NOMIC: "encoded"}
+
 IdList = Annotated[list[int], NoDecode]
 DISCORD_API_BASE_URL = "https://discord.com/api"  # DISCORD_API_BASE_URL's default: Discord itself
 
@@ -135,6 +142,13 @@ class Settings(BaseSettings):
     )
     passage_overlap_sentences: int = Field(
         1, ge=0, le=5, description="Sentences repeated between neighbouring passages."
+    )
+    passage_vectors: Literal["sentences", "encoded"] | None = Field(
+        None,
+        description="How a passage gets its vector: sentences (the mean of its sentences' vectors and its "
+        "headline's, which quoting embeds anyway: the build encodes each word about once) or encoded (the "
+        "model encodes the passage with its headline: about twice the build). Unset: per model "
+        "(PASSAGE_VECTORS_DEFAULTS). Changing it rebuilds the index.",
     )
 
     # --- retrieval and declining -----------------------------------------------------------------
@@ -256,6 +270,11 @@ class Settings(BaseSettings):
             "min_dense_score": minimum, "confident_dense_score": confident,
             "gaps_similarity": PARAPHRASE_DEFAULTS.get(model, PARAPHRASE_DEFAULTS[BUNDLED_MINILM]),
         })
+
+    @property
+    def passage_vectors_for_model(self) -> str:
+        """PASSAGE_VECTORS if set (for both indexes), else what suits this index's model."""
+        return self.passage_vectors or PASSAGE_VECTORS_DEFAULTS.get(self.embedding_model, "encoded")
 
     @property
     def quotes_english_from_other_languages_model(self) -> bool:

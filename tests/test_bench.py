@@ -16,9 +16,9 @@ def test_the_floor_encodes_every_word_of_every_article_once_in_windows_of_at_mos
     assert len(windows) == 3 + 1  # 322 words: 150 + 150 + 22, and the short article alone
 
 
-def test_the_scifact_probe_uses_eval_beirs_index_only_if_this_model_built_it(engine, settings, tmp_path):
+def test_the_scifact_probe_uses_eval_beirs_index_only_if_these_settings_built_it(engine, settings, tmp_path):
     """`eval beir` keeps one index per corpus, for whichever model last ran it: probing it with
-    another model would time questions against vectors that model never made."""
+    another model (or other build settings) would time questions against vectors this build never makes."""
     from bot.config import BUNDLED_E5
     from bot.tools.bench import scifact_index
 
@@ -30,5 +30,7 @@ def test_the_scifact_probe_uses_eval_beirs_index_only_if_this_model_built_it(eng
     assert scifact_index(mine, corpus) == (home / "eval-scifact" / "index", "")
     folder, why = scifact_index(mine.model_copy(update={"embedding_model": BUNDLED_E5}), corpus)
     assert folder is None and f"built with {engine.embedder.name}" in why and "eval beir" in why
+    folder, why = scifact_index(mine.model_copy(update={"passage_vectors": "encoded"}), corpus)
+    assert folder is None and "other settings (passage_vectors)" in why
     folder, why = scifact_index(mine, tmp_path / "elsewhere")
     assert folder is None and "once to build its index" in why

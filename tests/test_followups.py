@@ -13,7 +13,10 @@ def test_context_changes_which_article_is_quoted_first(engine):
     after_trump = engine.ask("What about Iran?", context=("What did Trump threaten about Maliki?",))
     after_harris = engine.ask("What about Iran?", context=("What did the US charge d'affaires Harris say?",))
     assert not alone.answered  # on its own the follow-up is too vague to answer
-    assert after_trump.quotes[0].source == A001
+    # Steered by the thread: after Trump's threat, an article reporting it (000 and 001 both do; which
+    # one ranks first moved when passage vectors came to be pooled); after Harris, the article reporting
+    # what he said (003).
+    assert after_trump.quotes[0].source in (A000, A001)
     assert after_harris.quotes[0].source == A003
 
 

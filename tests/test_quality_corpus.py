@@ -50,7 +50,7 @@ def verdicts(tmp_path_factory, embedder):
 def test_held_back_english_questions_keep_their_answers(verdicts):
     english = qa.summarise("en", [v for v in verdicts if v.question.lang == "en"])
     assert english.answerable == 48
-    assert english.first >= 15 and english.first_three >= 25  # measured 18 and 26
+    assert english.first >= 18 and english.first_three >= 25  # measured 21 and 26 (18 and 26 with encoded passages)
     assert english.wrongly_declined <= 4  # measured 3
 
 
@@ -96,10 +96,10 @@ def test_the_defaults_answer_held_back_arabic_persian_and_sorani_questions_from_
 
 @pytest.mark.slow
 def test_the_defaults_quote_english_questions_from_e5_and_decline_them_with_minilm(default_verdicts):
-    """ENGLISH_QUOTES=auto: against MiniLM alone (18, 26, 35 carriers cited) e5's quotes find more
-    answers and cite more of the articles carrying them; MiniLM's declines (7) stay."""
+    """ENGLISH_QUOTES=auto: against MiniLM alone (21, 26, 34 carriers cited) e5's quotes find more
+    answers in the first three and cite more of the articles carrying them; MiniLM's declines (7) stay."""
     english = qa.summarise("en", [v for v in default_verdicts if v.question.lang == "en"])
-    assert english.first >= 16 and english.first_three >= 28  # measured 18 and 30
+    assert english.first >= 17 and english.first_three >= 29  # measured 19 and 31
     assert english.wrongly_declined <= 4  # measured 3
     assert english.carriers_cited >= 45 and english.carriers == 64  # measured 49
     none = qa.summarise("none", [v for v in default_verdicts if not v.question.answerable])

@@ -54,6 +54,7 @@ def build_params(settings: Settings) -> BuildParams:
         passage_overlap_sentences=settings.passage_overlap_sentences,
         ann_threshold=settings.ann_threshold,
         ann_kind=settings.ann_kind,
+        passage_vectors=settings.passage_vectors_for_model,
     )
 
 

@@ -165,21 +165,29 @@ def _scifact_seeds(corpus: Path, folder: Path, documents: int) -> Path:
     return seeds
 
 
-def _embedded_texts(index) -> list[str]:
-    """Exactly what a build embeds: each passage with its headline, and each distinct sentence."""
+def _embedded_texts(index) -> tuple[list[str], str]:
+    """Exactly what a build embeds, and a label saying so: each distinct sentence, and each passage
+    with its headline (`PASSAGE_VECTORS=encoded`) or each headline once (pooled passages)."""
     from ..engine.store.assembly import embed_text
 
-    texts = []
-    for row in range(len(index.passages)):
-        passage = index.passages[row]
-        texts.append(embed_text(index.articles[passage.source], passage))
+    pooled = index.params.get("passage_vectors") == "sentences"
+    texts: list[str] = []
+    if pooled:
+        texts = [meta.title for meta in index.articles.metas if meta.passage_rows[1] > meta.passage_rows[0]]
+    else:
+        for row in range(len(index.passages)):
+            passage = index.passages[row]
+            texts.append(embed_text(index.articles[passage.source], passage))
+    first = len(texts)
     seen: dict[int, str] = {}
     for row in range(len(index.passages)):
         passage = index.passages[row]
         text = index.articles[passage.source].text
         for (start, end), sentence_row in zip(passage.sentences, index.passages.sentence_rows(row)):
             seen.setdefault(sentence_row, text[start:end])
-    return texts + [seen[row] for row in sorted(seen)]
+    label = (f"{first} headlines + {len(seen)} sentences ({len(index.passages)} passages pooled)" if pooled
+             else f"{first} passages + {len(seen)} sentences")
+    return texts + [seen[row] for row in sorted(seen)], label
 
 
 def _word_windows(seeds: Path) -> list[str]:
@@ -223,13 +231,12 @@ def bench_build(settings: Settings, embedder, corpus: Path, work: Path, document
         index, report = build(folder, seeds, embedder, params, max_file_bytes=settings.max_file_bytes,
                               batch_size=batch)
         builds.append(time.perf_counter() - t)
-        texts = _embedded_texts(index)
+        texts, label = _embedded_texts(index)
         raws.append(_encode_seconds(embedder, texts, batch))
     passages = len(index.passages)
     build_s, raw_s = min(builds), min(raws)
     windows = _word_windows(seeds)
     words_s = _encode_seconds(embedder, windows, batch)
-    label = f"{passages} passages + {len(texts) - passages} sentences"
     once = f"{len(windows)} windows of {WINDOW_WORDS} words"
 
     def against_both_floors(what: str, each: str, pipeline: str, seconds: float, raw: float, words: float,
@@ -252,7 +259,7 @@ def bench_build(settings: Settings, embedder, corpus: Path, work: Path, document
         rows += against_both_floors(
             f"full build, {documents} articles, both indexes", ", each",
             f"{build_s + other_s:.1f} s ({build_s:.1f} + {other_s:.1f})", build_s + other_s,
-            raw_s + _encode_seconds(other_embedder, _embedded_texts(other_index), batch),
+            raw_s + _encode_seconds(other_embedder, _embedded_texts(other_index)[0], batch),
             words_s + _encode_seconds(other_embedder, windows, batch), f"{embedder.name} + {other_embedder.name}")
     if settings.embedding_backend != "torch":  # the build against the torch model it replaces
         from ..engine.embedding import make_embedder
@@ -407,9 +414,13 @@ def scifact_index(settings: Settings, corpus: Path) -> tuple[Path | None, str]:
         _, manifest = read_manifest(folder, verify=False)
     except (IndexUnavailable, OSError):
         return None, f"(SciFact row skipped: {rebuild} once to build its index)"
-    built, wanted = manifest["params"]["model"], build_params(settings).model
+    built, wanted = manifest["params"], build_params(settings).to_dict()
+    if built.get("model") != wanted["model"]:
+        return None, (f"(SciFact row skipped: its index was built with {built.get('model')}, not {wanted['model']}; "
+                      f"{rebuild} to rebuild it)")
     if built != wanted:
-        return None, f"(SciFact row skipped: its index was built with {built}, not {wanted}; {rebuild} to rebuild it)"
+        changed = ", ".join(sorted(key for key in wanted if built.get(key) != wanted[key]))
+        return None, f"(SciFact row skipped: its index was built with other settings ({changed}); {rebuild} to rebuild it)"
     return folder, ""
 
 

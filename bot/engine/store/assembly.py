@@ -4,12 +4,18 @@ An article whose bytes have not changed has its rows copied whole from the previ
 nothing embedded (`Assembly.add_unchanged`); a new or edited one is split into passages, and only
 the passages and sentences whose text the previous build did not hold are queued for the model
 (`Assembly.add_fresh`, with `previous_vectors`). Vectors are cached by (model, text) hash.
+
+A passage's vector is, by default (`PASSAGE_VECTORS=sentences`), pooled from vectors the build needs
+anyway: the mean of its sentences' vectors (quoting reads them) and its headline's, counted
+`HEADLINE_WEIGHT` times. Encoding every passage as well would encode each word about twice
+(passages overlap and carry the headline), for no measured gain (README, "Speed and scale").
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import numpy as np
 
@@ -20,6 +26,18 @@ from .layout import BuildParams
 from .loading import LoadedIndex
 
 EMBED_CHUNK = 256  # texts per progress step while embedding
+# In a pooled passage vector, the headline counts as this many sentences: it names the story, as the
+# headline prefixed to an encoded passage does. Chosen on the dev corpus's tuning half from 0.5, 1,
+# 2, 3 and 4 (README, "Speed and scale").
+HEADLINE_WEIGHT = 2.0
+
+
+class Embeds(IntEnum):
+    """What a queued text's vector is for."""
+
+    PASSAGE = 0
+    SENTENCE = 1
+    HEADLINE = 2
 
 
 def embed_text(article: Article, passage: Passage) -> str:
@@ -35,7 +53,7 @@ def reusable(previous: LoadedIndex | None, params: BuildParams) -> LoadedIndex |
     """The previous build can lend vectors only if it used the same model and passage settings."""
     if previous is None:
         return None
-    keep = ("model", "passage_max_tokens", "passage_overlap_sentences")
+    keep = ("model", "passage_max_tokens", "passage_overlap_sentences", "passage_vectors")
     return previous if all(previous.params.get(k) == getattr(params, k) for k in keep) else None
 
 
@@ -69,7 +87,11 @@ class Assembly:
     sentence_spans: list[tuple[int, int, int]] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)  # one block per article, stacked by `stack`
     sentence_vectors: list[np.ndarray] = field(default_factory=list)
-    pending: list[tuple[str, bool, int]] = field(default_factory=list)  # (text, is_sentence, row) still to embed
+    pending: list[tuple[str, Embeds, int]] = field(default_factory=list)  # (text, what for, row) still to embed
+    # Passages whose vector is pooled once their sentences' and headline's are known: (passage row,
+    # headline row); a headline row indexes the vectors of the headlines queued in `pending`.
+    pooled: list[tuple[int, int]] = field(default_factory=list)
+    headlines: int = 0
     embed_texts: list[str] = field(default_factory=list)  # what BM25 indexes, per passage
 
     @property
@@ -103,8 +125,9 @@ class Assembly:
             self.embed_texts.append(embed_text(article, previous.passages[row]))
 
     def add_fresh(self, article: Article, passages: list[Passage], indexed_at: str,
-                  cache: dict[str, np.ndarray], model: str, dimension: int) -> None:
-        """A new or edited article: vectors the cache holds are copied, the rest queued in `pending`."""
+                  cache: dict[str, np.ndarray], model: str, dimension: int, *, pool: bool = False) -> None:
+        """A new or edited article: vectors the cache holds are copied, the rest queued in `pending`;
+        with `pool`, its passages' vectors are left to `embed_pending` to pool (its headline queued)."""
         new_p, new_s = len(self.spans), self.sentence_count
         sentence_row: dict[tuple[int, int], int] = {}
         for passage in passages:
@@ -119,22 +142,27 @@ class Assembly:
         self.texts += encoded
         vectors = np.zeros((len(passages), dimension), dtype=np.float32)
         sentence_vectors = np.zeros((len(sentence_row), dimension), dtype=np.float16)
+        if pool and passages:
+            self.pending.append((article.title, Embeds.HEADLINE, self.headlines))
+            self.pooled += [(new_p + offset, self.headlines) for offset in range(len(passages))]
+            self.headlines += 1
         for offset, passage in enumerate(passages):
             text = embed_text(article, passage)
             self.embed_texts.append(text)
             self.spans.append((len(self.metas) - 1, passage.start, passage.end))
-            cached = cache.get(cache_key(model, text))
-            if cached is None:
-                self.pending.append((text, False, new_p + offset))
-            else:
-                vectors[offset] = cached
+            if not pool:
+                cached = cache.get(cache_key(model, text))
+                if cached is None:
+                    self.pending.append((text, Embeds.PASSAGE, new_p + offset))
+                else:
+                    vectors[offset] = cached
             for start, end in passage.sentences:
                 self.sentence_spans.append((start, end, sentence_row[(start, end)]))
             self.sentence_ptr.append(len(self.sentence_spans))
         for (start, end), row in sentence_row.items():
             cached = cache.get(cache_key(model, article.text[start:end]))
             if cached is None:
-                self.pending.append((article.text[start:end], True, row))
+                self.pending.append((article.text[start:end], Embeds.SENTENCE, row))
             else:
                 sentence_vectors[row - new_s] = cached
         self.vectors.append(vectors)
@@ -149,14 +177,35 @@ class Assembly:
 
     def embed_pending(self, vectors: np.ndarray, sentence_vectors: np.ndarray, embedder: Embedder,
                       batch_size: int, progress: Progress | None) -> None:
-        """One stream of texts for the model, whatever article they came from: full batches, one progress bar."""
+        """One stream of texts for the model, whatever article they came from: full batches, one progress
+        bar; then the pooled passages' vectors."""
+        headlines = np.zeros((self.headlines, vectors.shape[1]), dtype=np.float32)
+        targets = {Embeds.PASSAGE: vectors, Embeds.SENTENCE: sentence_vectors, Embeds.HEADLINE: headlines}
         for begin in range(0, len(self.pending), EMBED_CHUNK):
             chunk = self.pending[begin : begin + EMBED_CHUNK]
             encoded = embedder.encode([text for text, _, _ in chunk], batch_size=batch_size)
-            for (_, is_sentence, row), vector in zip(chunk, encoded):
-                (sentence_vectors if is_sentence else vectors)[row] = vector
+            for (_, kind, row), vector in zip(chunk, encoded):
+                targets[kind][row] = vector
             if progress:
                 progress("embedding", min(begin + EMBED_CHUNK, len(self.pending)), len(self.pending))
+        ptr = [0, *self.sentence_ptr]
+        for row, headline in self.pooled:
+            rows = [sentence for _, _, sentence in self.sentence_spans[ptr[row] : ptr[row + 1]]]
+            # The sentences as stored (float16), so a pooled vector is the same whether its sentences
+            # were embedded now or lent by the previous build.
+            pooled = sentence_vectors[rows].astype(np.float32).sum(axis=0) + HEADLINE_WEIGHT * headlines[headline]
+            vectors[row] = pooled / (np.linalg.norm(pooled) or 1.0)
+
+    @property
+    def passages_embedded(self) -> int:
+        """Passages whose vector is new: encoded afresh, or pooled from at least one sentence that was."""
+        encoded = sum(1 for _, kind, _ in self.pending if kind == Embeds.PASSAGE)
+        fresh = {row for _, kind, row in self.pending if kind == Embeds.SENTENCE}
+        ptr = [0, *self.sentence_ptr]
+        return encoded + sum(
+            1 for row, _ in self.pooled
+            if any(sentence in fresh for _, _, sentence in self.sentence_spans[ptr[row] : ptr[row + 1]])
+        )
 
     def sentence_table(self, count: int) -> np.ndarray:
         """(article position, start, end) of every distinct sentence row: sentence search finds rows."""

@@ -45,7 +45,8 @@ def build(
                 overlap_sentences=params.passage_overlap_sentences, count_tokens=embedder.count_tokens,
             )
             cache = previous_vectors(lender, position, params.model)
-            out.add_fresh(article, passages, now, cache, params.model, dimension)
+            out.add_fresh(article, passages, now, cache, params.model, dimension,
+                          pool=params.passage_vectors == "sentences")
         if progress:
             progress("reading", 1, 1)
         vectors, sentence_vectors = out.stack(dimension)
@@ -61,7 +62,7 @@ def build(
         unchanged=sum(1 for s in after if before.get(s) == after[s]),
         passages_before=len(previous.passages) if previous else 0,
         passages_after=len(loaded.passages),
-        embedded=sum(1 for _, is_sentence, _ in out.pending if not is_sentence),
+        embedded=out.passages_embedded,
         seconds=time.perf_counter() - started,
         skipped=tuple(skipped),
     )

@@ -46,6 +46,7 @@ class BuildParams:
     passage_overlap_sentences: int
     ann_threshold: int
     ann_kind: str
+    passage_vectors: str  # "encoded", or "sentences": pooled from its sentences' and headline's (`assembly`)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
