@@ -5,10 +5,11 @@ nothing embedded (`Assembly.add_unchanged`); a new or edited one is split into p
 the passages and sentences whose text the previous build did not hold are queued for the model
 (`Assembly.add_fresh`, with `previous_vectors`). Vectors are cached by (model, text) hash.
 
-A passage's vector is, by default (`PASSAGE_VECTORS=sentences`), pooled from vectors the build needs
-anyway: the mean of its sentences' vectors (quoting reads them) and its headline's, counted
-`HEADLINE_WEIGHT` times. Encoding every passage as well would encode each word about twice
-(passages overlap and carry the headline), for no measured gain (README, "Speed and scale").
+With `PASSAGE_VECTORS=sentences` (MiniLM's default) a passage's vector is pooled from vectors the
+build needs anyway: the mean of its sentences' vectors (quoting reads them) and its headline's,
+counted `HEADLINE_WEIGHT` times. Encoding every passage as well encodes each word about twice
+(passages overlap and carry the headline); for MiniLM that bought nothing on the dev corpus, while
+e5 and nomic measured better with encoded passages (`config.PASSAGE_VECTORS_DEFAULTS`).
 """
 
 from __future__ import annotations
