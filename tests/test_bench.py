@@ -1,8 +1,10 @@
-"""What `bench` measures against: the words encoded once (the build's floor), and an index its model built."""
+"""What `bench` measures against: the words encoded once (the build's floor), the texts a build embeds, and an index its model built."""
 
 from __future__ import annotations
 
-from bot.tools.bench import WINDOW_WORDS, _word_windows
+import pytest
+
+from bot.tools.bench import WINDOW_WORDS, _embedded_texts, _word_windows
 
 
 def test_the_floor_encodes_every_word_of_every_article_once_in_windows_of_at_most_150(tmp_path):
@@ -34,3 +36,21 @@ def test_the_scifact_probe_uses_eval_beirs_index_only_if_these_settings_built_it
     assert folder is None and "other settings (passage_vectors)" in why
     folder, why = scifact_index(mine, tmp_path / "elsewhere")
     assert folder is None and "once to build its index" in why
+
+
+@pytest.mark.parametrize("mode", ["sentences", "encoded"])
+def test_the_build_is_timed_against_the_texts_it_really_embeds(fresh_settings, mode):
+    """A pooled build embeds headlines and sentences, an encoded one passages and sentences: the
+    build's baseline must encode the same texts, or the ratio hides half the work (or invents it)."""
+    from bot.engine.engine import build_params
+    from bot.engine.store import building
+    from test_passage_vectors import Recording
+    from test_seeds_hardening import HashEmbedder
+
+    settings = fresh_settings.model_copy(update={"passage_vectors": mode})
+    embedder = Recording(HashEmbedder())
+    index, _ = building.build(settings.index_dir, settings.seeds_dir, embedder, build_params(settings),
+                              max_file_bytes=settings.max_file_bytes)
+    texts, label = _embedded_texts(index)
+    assert sorted(texts) == sorted(embedder.texts)
+    assert ("passages pooled" in label) == (mode == "sentences")

@@ -283,7 +283,7 @@ def bench_build(settings: Settings, embedder, corpus: Path, work: Path, document
         incremental.append(time.perf_counter() - t)
         embedded = report.embedded
     fastest, median = min(incremental), statistics.median(incremental)
-    rows.append([f"1 changed article of {documents}", f"{embedded} passages re-embedded",
+    rows.append([f"1 changed article of {documents}", f"{embedded} passage{'' if embedded == 1 else 's'} re-embedded",
                  f"{fastest:.2f} s (median of {INCREMENTAL_RUNS} {median:.2f} s)", f"{build_s:.1f} s full build",
                  f"{fastest / build_s:.3f}x (median {median / build_s:.3f}x)"])
     return rows
