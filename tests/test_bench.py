@@ -1,4 +1,5 @@
-"""What `bench` measures against: the words encoded once (the build's floor), the texts a build embeds, and an index its model built."""
+"""What `bench` measures against: the words encoded once (the build's floor), the texts a build
+embeds, and an index its model built."""
 
 from __future__ import annotations
 
