@@ -3,9 +3,10 @@
 The embedding model is the floor; the question is how much the rest of the pipeline adds on top.
 
 - build: a full index build (model already loaded) against raw `encode` of exactly the texts the
-  build embeds (passages and their sentences), in the same batches, and against raw `encode` of
-  the corpus's words once, in 150-word windows (the floor a build that embedded nothing twice would
-  meet); when English questions run two models, both indexes' builds against both models' encodes;
+  build embeds (its sentences, and its passages or, pooled, its headlines), in the same batches,
+  and against raw `encode` of the corpus's words once, in 150-word windows (the floor a build that
+  embedded nothing twice would meet); when English questions run two models, both indexes' builds
+  against both models' encodes;
 - incremental: one changed article among 300, against the full build of the same 300;
 - with the ONNX backend, the same build against torch's raw encode of the same texts;
 - per question: what `ask --json -` does for each line (question in, JSON quotes out) against raw
@@ -403,7 +404,8 @@ def scifact_index(settings: Settings, corpus: Path) -> tuple[Path | None, str]:
     """(the index `eval beir` built for `corpus`, or None with the reason its row is skipped).
 
     `eval beir` keeps one index per corpus, rebuilt for whichever model it last ran with: probed
-    with another model, its vectors would answer questions encoded by a model that never made them.
+    with another model, its vectors would answer questions encoded by a model that never made them,
+    and with other build settings the index timed is not the one this build makes.
     """
     from ..engine.engine import build_params
     from ..engine.store.loading import IndexUnavailable, read_manifest

@@ -15,6 +15,7 @@ e5 and nomic measured better with encoded passages (`config.PASSAGE_VECTORS_DEFA
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -189,24 +190,24 @@ class Assembly:
                 targets[kind][row] = vector
             if progress:
                 progress("embedding", min(begin + EMBED_CHUNK, len(self.pending)), len(self.pending))
-        ptr = [0, *self.sentence_ptr]
-        for row, headline in self.pooled:
-            rows = [sentence for _, _, sentence in self.sentence_spans[ptr[row] : ptr[row + 1]]]
+        for row, headline, rows in self._pooled_passages():
             # The sentences as stored (float16), so a pooled vector is the same whether its sentences
             # were embedded now or lent by the previous build.
             pooled = sentence_vectors[rows].astype(np.float32).sum(axis=0) + HEADLINE_WEIGHT * headlines[headline]
             vectors[row] = pooled / (np.linalg.norm(pooled) or 1.0)
+
+    def _pooled_passages(self) -> Iterator[tuple[int, int, list[int]]]:
+        """Each pooled passage's row, its headline's row and its sentences' rows."""
+        ptr = [0, *self.sentence_ptr]
+        for row, headline in self.pooled:
+            yield row, headline, [sentence for _, _, sentence in self.sentence_spans[ptr[row] : ptr[row + 1]]]
 
     @property
     def passages_embedded(self) -> int:
         """Passages whose vector is new: encoded afresh, or pooled from at least one sentence that was."""
         encoded = sum(1 for _, kind, _ in self.pending if kind == Embeds.PASSAGE)
         fresh = {row for _, kind, row in self.pending if kind == Embeds.SENTENCE}
-        ptr = [0, *self.sentence_ptr]
-        return encoded + sum(
-            1 for row, _ in self.pooled
-            if any(sentence in fresh for _, _, sentence in self.sentence_spans[ptr[row] : ptr[row + 1]])
-        )
+        return encoded + sum(1 for _, _, rows in self._pooled_passages() if not fresh.isdisjoint(rows))
 
     def sentence_table(self, count: int) -> np.ndarray:
         """(article position, start, end) of every distinct sentence row: sentence search finds rows."""
