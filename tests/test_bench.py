@@ -55,3 +55,24 @@ def test_the_build_is_timed_against_the_texts_it_really_embeds(fresh_settings, m
     texts, label = _embedded_texts(index)
     assert sorted(texts) == sorted(embedder.texts)
     assert ("passages pooled" in label) == (mode == "sentences")
+
+
+@pytest.mark.slow
+def test_each_question_is_timed_against_the_models_it_really_ran(fresh_settings, onnx_cache):
+    """With the default pair an English question runs MiniLM, and e5 only if it is answered; one in
+    Arabic runs e5 alone. A baseline of both encodes for every question would understate the ratio."""
+    from bot.config import BUNDLED_E5
+    from bot.engine.engine import Engine
+    from bot.tools.bench import timed_questions
+    from test_other_languages import TALKS
+
+    engine = Engine.open(fresh_settings.model_copy(update={"other_languages_model": BUNDLED_E5,
+                                                          "onnx_cache_dir": onnx_cache}))
+    minilm, e5 = engine.embedder, engine.other_languages.embedder
+    questions = ["Where did US and Iranian officials hold indirect talks?", "Which team won the NBA finals last year?",
+                 TALKS["ar"]]
+    assert [engine.ask(q).answered for q in questions] == [True, False, True]
+    asks, encodes, ran = timed_questions(engine.ask, [minilm, e5], questions)
+    assert ran == [(minilm.name, e5.name), (minilm.name,), (e5.name,)]
+    assert len(asks) == len(encodes) == 3 and all(seconds > 0 for seconds in encodes)
+    assert "encode_queries" not in vars(minilm) and "encode_queries" not in vars(e5)  # the models are left as they were

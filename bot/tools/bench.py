@@ -10,9 +10,10 @@ The embedding model is the floor; the question is how much the rest of the pipel
 - incremental: one changed article among 300, against the full build of the same 300;
 - with the ONNX backend, the same build against torch's raw encode of the same texts;
 - per question: what `ask --json -` does for each line (question in, JSON quotes out) against raw
-  single-question encode, p50 and p99, at 3 articles (the dev and extra questions), the dev corpus
-  beside them (its own questions; `--dev`), SciFact and synthetic 10k / 100k / 1M passages (SciFact
-  test queries; real SciFact passages and their real embeddings, replicated with noise); each scale
+  single-question encode by the model(s) that question ran, p50 and p99, at 3 articles (the dev
+  and extra questions), the dev corpus beside them (its own questions; `--dev`), SciFact and
+  synthetic 10k / 100k / 1M passages (SciFact test queries; real SciFact passages and their real
+  embeddings, replicated with noise), with the default pair again at each but SciFact; each scale
   is loaded and served by a fresh child process so its memory (peak RSS), load time and disk size
   are its own; the dense side's recall@10 against exact search is measured after the timings (its
   exact scan reads every vector).
@@ -29,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -100,22 +102,14 @@ def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Que
     other = None if other_settings is None else Engine(other_settings, other_embedder, load(other_settings.index_dir))
     load_seconds = time.perf_counter() - started
     engine = Engine(settings, embedder, index, other_languages=other)
-    models = [embedder] if other_embedder is None else [embedder, other_embedder]
 
     def answer_line(question: str) -> str:  # what `ask --json -` does for each line it reads
         return render.dumps(render.answer_json(engine.ask(question)))
 
     for question in questions[:10]:
         answer_line(question)
-    asks, encodes = [], []
-    for question in questions:  # interleaved, so both see the same machine
-        t = time.perf_counter()
-        for model in models:  # the raw encode of every model the question runs
-            model.encode_queries([question])
-        encodes.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        answer_line(question)
-        asks.append(time.perf_counter() - t)
+    models = [embedder] if other_embedder is None else [embedder, other_embedder]
+    asks, encodes, _ = timed_questions(answer_line, models, questions)
     peak_rss = _peak_rss_mb()  # before the recall check, whose exact scan maps every vector
     queue.put({
         "load_seconds": load_seconds, "ask": _percentiles(asks), "encode": _percentiles(encodes),
@@ -123,6 +117,46 @@ def _probe(settings: Settings, questions: list[str], queue: "multiprocessing.Que
         "kind": index.manifest["index_kind"], "disk_mb": _disk_bytes(index.path) / 1e6,
         "recall": _dense_recall(index, embedder.encode_queries(questions[:RECALL_QUESTIONS]), engine.fusion.candidates),
     })
+
+
+def timed_questions(
+    answer: Callable[[str], object], models: list, questions: list[str]
+) -> tuple[list[float], list[float], list[tuple[str, ...]]]:
+    """Per question: seconds to answer it, seconds of the raw encode of the models it ran, and their names.
+
+    Which models a question runs depends on the question: with the default pair, an English
+    question MiniLM declines never reaches e5, and one in another language never reaches MiniLM.
+    So the models' `encode_queries` calls are counted while it is answered, and its baseline is the
+    raw encode of exactly those. Interleaved, so both timings see the same machine.
+    """
+    ran: list[int] = []
+    originals = [model.encode_queries for model in models]
+
+    def counting(position: int):
+        def encode_queries(texts, *args, **kwargs):
+            ran.append(position)
+            return originals[position](texts, *args, **kwargs)
+        return encode_queries
+
+    asks, encodes, names = [], [], []
+    for position, model in enumerate(models):
+        model.encode_queries = counting(position)
+    try:
+        for question in questions:
+            ran.clear()
+            t = time.perf_counter()
+            answer(question)
+            asks.append(time.perf_counter() - t)
+            used = list(dict.fromkeys(ran))
+            t = time.perf_counter()
+            for position in used:
+                originals[position]([question])
+            encodes.append(time.perf_counter() - t)
+            names.append(tuple(models[position].name for position in used))
+    finally:
+        for model in models:
+            del model.encode_queries  # the class's own method again
+    return asks, encodes, names
 
 
 def _dense_recall(index, queries: np.ndarray, candidates: int, k: int = 10) -> float:
@@ -352,7 +386,9 @@ def _dev_corpus(settings: Settings, folder: Path) -> tuple[Settings, list[str]] 
 def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int], scifact_index: Path | None,
                   every_kind: bool = False, dev: Path | None = None, pair: Settings | None = None) -> list[list[str]]:
     """Every probe with `settings`' one model; `pair` (English questions quoted from the second index)
-    adds its own rows at 3 articles and at the dev corpus, its baseline both models' raw encode."""
+    adds its own rows at 3 articles, at the dev corpus and at each synthetic scale (both indexes
+    replicated, each of the kind it gets by default), its baseline both models' raw encode."""
+    from ..engine.ann import choose_kind
     from ..engine.engine import Engine
     from ..engine.store.loading import load
 
@@ -387,6 +423,8 @@ def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int
     if scifact_index is not None:
         add("SciFact corpus", probe(settings.model_copy(update={"index_dir": scifact_index}), scifact_queries))
     source = load(next(work.glob("build-index-*")))
+    second = work / "second-build-index"  # the pair's e5 build (`bench_build`), replicated beside MiniLM's
+    second_source = load(second) if pair is not None and second.is_dir() else None
     for scale in scales:
         for kind in kinds_for(scale, every_kind):
             target = work / f"synthetic-{scale}-{kind}"
@@ -396,6 +434,13 @@ def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int
             built = time.perf_counter() - t
             result = probe(scaled, scifact_queries)  # the replicas are SciFact passages
             add(f"synthetic {scale:,} (written in {built:.0f} s)", result)
+            if second_source is not None and kind == choose_kind(scale, settings.ann_threshold, settings.ann_kind):
+                # The default pair at this size: both indexes replicated alike, the index kind each
+                # would get by default.
+                scaled_pair = pair.model_copy(update={"index_dir": target})
+                other = scaled_pair.for_other_languages()
+                _replicate(second_source, other.index_dir, scale, other)
+                add(f"synthetic {scale:,}{both}", probe(scaled_pair, scifact_queries))
             shutil.rmtree(target, ignore_errors=True)
     return rows
 
