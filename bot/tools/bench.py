@@ -387,7 +387,8 @@ def bench_serving(settings: Settings, corpus: Path, work: Path, scales: list[int
                   every_kind: bool = False, dev: Path | None = None, pair: Settings | None = None) -> list[list[str]]:
     """Every probe with `settings`' one model; `pair` (English questions quoted from the second index)
     adds its own rows at 3 articles, at the dev corpus and at each synthetic scale (both indexes
-    replicated, each of the kind it gets by default), its baseline both models' raw encode."""
+    replicated, each of the kind it gets by default); each question's baseline is the raw encode of
+    the models it ran (`timed_questions`)."""
     from ..engine.ann import choose_kind
     from ..engine.engine import Engine
     from ..engine.store.loading import load
