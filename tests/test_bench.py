@@ -76,3 +76,32 @@ def test_each_question_is_timed_against_the_models_it_really_ran(fresh_settings,
     assert ran == [(minilm.name, e5.name), (minilm.name,), (e5.name,)]
     assert len(asks) == len(encodes) == 3 and all(seconds > 0 for seconds in encodes)
     assert "encode_queries" not in vars(minilm) and "encode_queries" not in vars(e5)  # the models are left as they were
+
+
+@pytest.mark.slow
+def test_synthetic_copies_are_near_duplicates_in_each_models_own_geometry(fresh_settings, onnx_cache):
+    """The synthetic 100k and 1M indexes copy real vectors with noise. e5 puts every text in a narrow
+    cone, so noise of one fixed size made its copies hardly nearer their originals than unrelated
+    sentences are, and FAISS's lists collapsed around them: the pair's timings there measured an
+    index no real corpus makes. A copy must stand as near its original, relative to how far apart
+    the model puts unrelated texts, for both models."""
+    import numpy as np
+
+    from bot.config import BUNDLED_E5
+    from bot.engine.engine import Engine
+    from bot.tools.bench import _mean_vector, near_duplicates
+
+    engine = Engine.open(fresh_settings.model_copy(update={"other_languages_model": BUNDLED_E5,
+                                                          "onnx_cache_dir": onnx_cache}))
+    closeness = {}
+    for index in (engine.index, engine.other_languages.index):
+        originals = np.asarray(index.sentence_vectors, dtype=np.float32)
+        copies = near_duplicates(originals, _mean_vector(index.sentence_vectors), np.random.default_rng(0))
+        assert np.allclose(np.linalg.norm(copies, axis=1), 1.0, atol=1e-5)
+        cosines = copies @ originals.T
+        own = np.diag(cosines)
+        unrelated = (originals @ originals.T)[~np.eye(len(originals), dtype=bool)].mean()
+        closeness[index.manifest["params"]["model"]] = (own.mean() - unrelated) / (1 - unrelated)
+        assert (cosines.argmax(axis=1) == np.arange(len(originals))).mean() >= 0.95  # nearest to its own original
+    assert all(0.75 <= value <= 0.95 for value in closeness.values()), closeness
+    assert max(closeness.values()) - min(closeness.values()) <= 0.1, closeness
