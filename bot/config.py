@@ -176,10 +176,11 @@ class Settings(BaseSettings):
         description="From this many passages on, dense search is approximate (ANN_KIND) instead of exact; "
         "its candidates are still ranked by exact cosine.",
     )
-    ann_kind: Literal["ivf-sq8", "hnsw"] = Field(
-        "ivf-sq8",
-        description="The approximate index: ivf-sq8 (inverted lists of 8-bit codes: a quarter of HNSW's memory, "
-        "a faster build, steadier recall on near-duplicate news) or hnsw.",
+    ann_kind: Literal["ivf-pq4fs", "ivf-sq8", "hnsw"] = Field(
+        "ivf-pq4fs",
+        description="The approximate index: ivf-pq4fs (inverted lists of 4-bit codes scanned by SIMD: a third of "
+        "ivf-sq8's search time and memory, at the same recall), ivf-sq8 (8-bit codes: a quarter "
+        "of HNSW's memory, a faster build, steadier recall on near-duplicate news) or hnsw.",
     )
 
     gaps_similarity: float = Field(

@@ -2,11 +2,13 @@
 
 Exact search while the index is small (it is exact, and fastest to build); an approximate index
 from the size where an exact scan stops being small next to the question's own embedding
-(ANN_THRESHOLD). IVF with 8-bit codes is the default approximate index: a quarter of HNSW's
-memory, a build in minutes at a million vectors, and steady recall where HNSW's fell on
-near-duplicate passages (see `python -m bot bench`). The approximate indexes only have to find
-the right candidates: the retriever ranks them by exact cosine from the stored float vectors.
-Vectors are normalised, so inner product is cosine similarity.
+(ANN_THRESHOLD). IVF with 4-bit product-quantised codes scanned by SIMD ("fast scan") is the
+default approximate index: the same lists probed as IVF with 8-bit codes, at about a third of its
+memory and of its search time, with the same recall once it hands over four times
+the candidates (`oversample`); HNSW's recall fell on near-duplicate passages (see `python -m bot
+bench`). The approximate indexes only have to find the right candidates: the retriever ranks them
+by exact cosine from the stored float vectors (`closest`). Vectors are normalised, so inner
+product is cosine similarity.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class VectorIndex(ABC):
     kind: ClassVar[str]
     #: whether `save` must write a FAISS file (exact indexes are rebuilt from the vectors instantly)
     persisted: ClassVar[bool] = True
+    #: how many times the wanted count of candidates to ask for: an index whose own scores are too
+    #: coarse to cut at that count hands over more, and exact cosines pick among them (`closest`)
+    oversample: ClassVar[int] = 1
 
     def __init__(self, index: faiss.Index) -> None:
         self._index = index
@@ -164,7 +169,51 @@ class IVFIndex(VectorIndex):
         return cls(index)
 
 
-KINDS: dict[str, type[VectorIndex]] = {cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFIndex)}
+class IVFFastScanIndex(IVFIndex):
+    """The same inverted lists as `IVFIndex`, each vector in 4-bit codes of two dimensions each
+    (96 bytes a vector at 384 dimensions against 384; with the ids, a third of the file), scanned
+    by SIMD a block of vectors at a time.
+
+    Measured on real e5 and MiniLM sentence vectors of SciFact (30,000, queries its own) with the
+    same lists probed: 0.19 ms against 0.51 ms a search, recall@10 against exact search 0.953
+    against 0.959 for e5 and 0.985 for both with MiniLM, once four times the candidates are handed
+    over; with no more candidates than asked for, its coarse scores cost e5 0.08 of recall.
+    """
+
+    kind = "ivf-pq4fs"
+    oversample = 4
+
+    @classmethod
+    def build(cls, vectors: np.ndarray) -> "IVFFastScanIndex":
+        count, dimension = vectors.shape
+        lists = cls.lists_for(count)
+        parts = dimension // 2 if dimension % 2 == 0 else dimension  # two dimensions a code where they divide
+        index = faiss.index_factory(dimension, f"IVF{lists},PQ{parts}x4fs", faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)  # the same vectors always give the same index
+        sample = np.sort(rng.choice(count, min(count, lists * cls.sample_per_list), replace=False))
+        with faiss_threads(os.cpu_count() or 1):
+            index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+            for start in range(0, count, 100_000):  # vectors may be memory-mapped: add them a slice at a time
+                index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
+        faiss.extract_index_ivf(index).nprobe = cls.probes_for(lists)
+        return cls(index)
+
+
+KINDS: dict[str, type[VectorIndex]] = {
+    cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFIndex, IVFFastScanIndex)
+}
+
+
+def closest(index: VectorIndex, vectors: np.ndarray, query_vector: np.ndarray, count: int) -> np.ndarray:
+    """The rows of the `count` candidates `index` finds nearest the query: an index that oversamples is
+    asked for more and cut here by exact cosine, so every index type hands over as many candidates
+    (the others' rows come as found; the callers order them by exact cosine either way)."""
+    _, found = index.search(query_vector[None, :], count * index.oversample)
+    rows = found[0][found[0] >= 0]
+    if index.oversample == 1:
+        return rows
+    cosines = np.asarray(vectors[rows], dtype=np.float32) @ query_vector
+    return rows[np.lexsort((rows, -cosines))][:count]
 
 
 def choose_kind(count: int, threshold: int, approximate: str) -> str:

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from .ann import VectorIndex
+from .ann import VectorIndex, closest
 from .lexical import LexicalIndex, top_rows
 from .steering import RowRange, exact_top, within
 
@@ -107,8 +107,7 @@ class Retriever:
         params = params or self.params
         count = params.candidates
         if rows is None:
-            _, dense_rows = self._dense.search(query_vector[None, :], count)
-            dense_rows = dense_rows[0][dense_rows[0] >= 0]
+            dense_rows = closest(self._dense, self._vectors, query_vector, count)
         else:
             dense_rows = exact_top(self._vectors, query_vector, rows, count)
         all_lexical = within(self._lexical.scores(question) if lexical_scores is None else lexical_scores, rows)
@@ -146,8 +145,7 @@ def find_sentences(
     if not len(dense) or count < 1:
         return []
     if rows is None:
-        _, dense_rows = dense.search(query_vector[None, :], count)
-        dense_rows = dense_rows[0][dense_rows[0] >= 0]
+        dense_rows = closest(dense, vectors, query_vector, count)
     else:
         dense_rows = exact_top(vectors, query_vector, rows, count)
     all_lexical = within(lexical.scores(question) if lexical_scores is None else lexical_scores, rows)
