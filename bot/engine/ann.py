@@ -145,20 +145,22 @@ class IVFIndex(VectorIndex):
         return max(1, min(lists, count // IVFIndex.sample_per_list))
 
     @classmethod
+    def untrained(cls, dimension: int, lists: int) -> faiss.Index:
+        """The empty FAISS index: what each kind of inverted-list index holds its vectors in."""
+        return faiss.index_factory(dimension, f"IVF{lists},SQ8", faiss.METRIC_INNER_PRODUCT)
+
+    @classmethod
     def build(cls, vectors: np.ndarray) -> "IVFIndex":
         count, dimension = vectors.shape
         lists = cls.lists_for(count)
-        quantizer = faiss.IndexFlatIP(dimension)
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, dimension, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
+        index = cls.untrained(dimension, lists)
         rng = np.random.default_rng(0)  # the same vectors always give the same index
         sample = np.sort(rng.choice(count, min(count, lists * cls.sample_per_list), replace=False))
         with faiss_threads(os.cpu_count() or 1):
             index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
             for start in range(0, count, 100_000):  # vectors may be memory-mapped: add them a slice at a time
                 index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
-        index.nprobe = cls.probes_for(lists)
+        faiss.extract_index_ivf(index).nprobe = cls.probes_for(lists)
         return cls(index)
 
     @classmethod
@@ -184,19 +186,9 @@ class IVFFastScanIndex(IVFIndex):
     oversample = 4
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> "IVFFastScanIndex":
-        count, dimension = vectors.shape
-        lists = cls.lists_for(count)
+    def untrained(cls, dimension: int, lists: int) -> faiss.Index:
         parts = dimension // 2 if dimension % 2 == 0 else dimension  # two dimensions a code where they divide
-        index = faiss.index_factory(dimension, f"IVF{lists},PQ{parts}x4fs", faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)  # the same vectors always give the same index
-        sample = np.sort(rng.choice(count, min(count, lists * cls.sample_per_list), replace=False))
-        with faiss_threads(os.cpu_count() or 1):
-            index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
-            for start in range(0, count, 100_000):  # vectors may be memory-mapped: add them a slice at a time
-                index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
-        faiss.extract_index_ivf(index).nprobe = cls.probes_for(lists)
-        return cls(index)
+        return faiss.index_factory(dimension, f"IVF{lists},PQ{parts}x4fs", faiss.METRIC_INNER_PRODUCT)
 
 
 KINDS: dict[str, type[VectorIndex]] = {

@@ -33,8 +33,7 @@ class Article:
 
     def meta(self, key: str) -> str | None:
         """The front matter's value for `key` (the last one, if repeated), or None."""
-        found = [value for name, value in self.metadata if name == key]
-        return found[-1] if found else None
+        return front_matter_value(self.metadata, key)
 
     @property
     def outlet(self) -> str | None:
@@ -59,8 +58,7 @@ class Article:
         A paragraph is a non-blank body line, or, in a hard-wrapped article, a blank-line-separated
         block (a list item or heading inside it counts as one of its own); see `sentences.layout`.
         """
-        starts, _ = self._structure()
-        return max(bisect_right(starts, offset), 1)
+        return paragraph_number(self._structure()[0], offset)
 
     @property
     def headings(self) -> tuple[tuple[int, int], ...]:
@@ -79,6 +77,15 @@ class Article:
 
 
 Structure = tuple[tuple[int, ...], tuple[tuple[int, int], ...]]
+
+
+def front_matter_value(metadata: tuple[tuple[str, str], ...], key: str) -> str | None:
+    found = [value for name, value in metadata if name == key]
+    return found[-1] if found else None
+
+
+def paragraph_number(paragraph_starts: "tuple[int, ...]", offset: int) -> int:
+    return max(bisect_right(paragraph_starts, offset), 1)
 
 
 def article_structure(source: str, text: str, body_start: int) -> Structure:

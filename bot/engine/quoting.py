@@ -289,12 +289,14 @@ def _select(
         check = np.flatnonzero(near & ~same & (similarity >= params.figure_cosine)) if params.figure_terms else ()
         if len(check) and (fact := fact_of(said)).needed:  # a statement without a figure skips the reads
             same[check[fact.stated_by(runs.prints, [candidates[other].rows for other in check.tolist()])]] = True
+        cited = None if citations is None else {candidates[pick].source, *(c.source for c in citations)}
         for other in np.flatnonzero(same).tolist():  # in score order
             alive[other] = False
             owner[other] = pick
             found = candidates[other]
-            if citations is not None and found.source not in {candidates[pick].source, *(c.source for c in citations)}:
-                citations.append(article(found.source).cite(found.start, found.end))
+            if cited is not None and found.source not in cited:
+                citations.append(articles.cite(articles.position[found.source], found.start, found.end))
+                cited.add(found.source)
         return similarity
 
     chosen: list[tuple[Quote, _Candidate, _Fact]] = []
@@ -381,6 +383,6 @@ class _CitationPool:
             article_position, start, end = self.spans[position]
             source = self.articles.metas[article_position].source
             if source not in cited:
-                extra.append(self.articles.at(article_position).cite(start, end))
+                extra.append(self.articles.cite(article_position, start, end))
                 cited.add(source)
         return replace(quote, also_in=quote.also_in + tuple(extra)) if extra else quote

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from ..language import Language, question_language
 from .diskarray import csr_gather
 from .lru import BoundedCache
-from .models import Article, Passage, Structure, article_structure
+from .models import Article, Citation, Passage, Structure, article_structure, front_matter_value, paragraph_number
 
 TEXT_CACHE = 4096  # decoded article texts kept; a question touches a few dozen
 TEXT_CACHE_BYTES = 64 * 1024 * 1024  # and at most this much of them: a few long articles must not fill memory
@@ -40,6 +42,56 @@ class ArticleMeta:
     metadata: tuple[tuple[str, str], ...] = ()  # the front matter's pairs, in file order
 
 
+STRUCTURE_FILES = ("paragraph_ptr.npy", "paragraph_starts.npy", "heading_ptr.npy", "heading_spans.npy")
+
+
+@dataclass(frozen=True, slots=True)
+class StructureArrays:
+    """Every article's `Structure` worked out at build time, in CSR form: a reply may cite dozens of
+    articles ("also in") whose text it never shows, and then needs only their paragraph numbers."""
+
+    paragraph_ptr: np.ndarray  # (articles + 1,) into paragraph_starts
+    paragraph_starts: np.ndarray
+    heading_ptr: np.ndarray  # (articles + 1,) into heading_spans
+    heading_spans: np.ndarray  # (headings, 2)
+
+    @classmethod
+    def compute(cls, metas: Sequence[ArticleMeta], texts: bytes | bytearray) -> "StructureArrays":
+        paragraphs: list[int] = []
+        headings: list[tuple[int, int]] = []
+        paragraph_ptr, heading_ptr = [0], [0]
+        for meta in metas:
+            text = bytes(texts[meta.text_offset : meta.text_offset + meta.text_bytes]).decode("utf-8")
+            starts, spans = article_structure(meta.source, text, meta.body_start)
+            paragraphs += starts
+            headings += spans
+            paragraph_ptr.append(len(paragraphs))
+            heading_ptr.append(len(headings))
+        return cls(np.array(paragraph_ptr, dtype=np.int64), np.array(paragraphs, dtype=np.int64),
+                   np.array(heading_ptr, dtype=np.int64), np.array(headings, dtype=np.int64).reshape(-1, 2))
+
+    def save(self, folder: Path) -> None:
+        for name, array in zip(STRUCTURE_FILES, (self.paragraph_ptr, self.paragraph_starts,
+                                                 self.heading_ptr, self.heading_spans)):
+            np.save(folder / name, array)
+
+    @classmethod
+    def load(cls, folder: Path, articles: int) -> "StructureArrays | None":
+        """None for a build made before these files existed: its structures are worked out as needed."""
+        if not all((folder / name).is_file() for name in STRUCTURE_FILES):
+            return None
+        found = cls(*(np.load(folder / name) for name in STRUCTURE_FILES))
+        if len(found.paragraph_ptr) != articles + 1 or len(found.heading_ptr) != articles + 1:
+            raise ValueError("the paragraph tables do not match the article count")
+        return found
+
+    def of(self, i: int) -> Structure:
+        p0, p1 = int(self.paragraph_ptr[i]), int(self.paragraph_ptr[i + 1])
+        h0, h1 = int(self.heading_ptr[i]), int(self.heading_ptr[i + 1])
+        return (tuple(self.paragraph_starts[p0:p1].tolist()),
+                tuple(map(tuple, self.heading_spans[h0:h1].tolist())))
+
+
 class ArticleTable(Mapping[str, Article]):
     """source -> Article, texts decoded lazily from the concatenated UTF-8 file.
 
@@ -48,10 +100,11 @@ class ArticleTable(Mapping[str, Article]):
     """
 
     def __init__(self, metas: list[ArticleMeta], texts: bytes | np.ndarray, *,
-                 cache_bytes: int = TEXT_CACHE_BYTES) -> None:
+                 cache_bytes: int = TEXT_CACHE_BYTES, structures: StructureArrays | None = None) -> None:
         self.metas = metas
         self.position = {meta.source: i for i, meta in enumerate(metas)}
         self._texts = texts
+        self._stored = structures
         self.decoded: BoundedCache[int, str] = BoundedCache(TEXT_CACHE, cache_bytes)
         self._structures: BoundedCache[int, Structure] = BoundedCache(
             TEXT_CACHE, STRUCTURE_CACHE_BYTES, lambda found: 8 * (len(found[0]) + 2 * len(found[1])) + 64)
@@ -80,12 +133,21 @@ class ArticleTable(Mapping[str, Article]):
         return found if found is not None else self.decoded.put(i, self._decode_uncached(i))
 
     def structure(self, i: int) -> Structure:
-        """Paragraph starts and heading spans of article `i`, worked out once per index."""
+        """Paragraph starts and heading spans of article `i`: from the build, or worked out once per index."""
         found = self._structures.peek(i)
         if found is None:
             meta = self.metas[i]
-            found = self._structures.put(i, article_structure(meta.source, self.text(i), meta.body_start))
+            found = self._structures.put(i, self._stored.of(i) if self._stored is not None
+                                         else article_structure(meta.source, self.text(i), meta.body_start))
         return found
+
+    def cite(self, i: int, start: int, end: int) -> Citation:
+        """`Article.cite` of article `i`, from its metadata and structure: no text is decoded for it
+        when the build stored the structures."""
+        meta = self.metas[i]
+        return Citation(meta.source, meta.title, start, end, paragraph_number(self.structure(i)[0], start),
+                        front_matter_value(meta.metadata, "outlet"), front_matter_value(meta.metadata, "url"),
+                        meta.published)
 
     def at(self, i: int) -> Article:
         meta = self.metas[i]

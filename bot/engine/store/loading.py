@@ -19,7 +19,7 @@ from ..diskarray import open_array
 from ..fingerprints import Fingerprints
 from ..lexical import LexicalIndex
 from ..models import IndexedArticle
-from ..tables import ArticleMeta, ArticleTable, PassageTable, SentenceRows
+from ..tables import ArticleMeta, ArticleTable, PassageTable, SentenceRows, StructureArrays
 from .layout import BUILDS, CURRENT, FORMAT_VERSION, BuildParams, sha256_file
 from .sentence_search import SentenceSearch
 
@@ -120,7 +120,7 @@ def load(index_dir: Path) -> LoadedIndex:
             for row in _read_jsonl(folder / "articles.jsonl")
         ]
         texts = open_array(folder / "texts.npy")
-        articles = ArticleTable(metas, texts)
+        articles = ArticleTable(metas, texts, structures=StructureArrays.load(folder, len(metas)))
         passages = PassageTable(
             articles,
             np.load(folder / "passages.npy"),

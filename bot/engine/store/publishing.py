@@ -26,6 +26,7 @@ import numpy as np
 from ..ann import KINDS, VectorIndex, choose_kind
 from ..fingerprints import Fingerprints
 from ..lexical import LexicalIndex
+from ..tables import StructureArrays
 from .sentence_search import SentenceSearch
 from ..models import Progress, Skipped
 from .assembly import Assembly
@@ -87,6 +88,7 @@ def _write_build(folder: Path, out: Assembly, vectors: np.ndarray, sentence_vect
     folder.mkdir(parents=True)
     _write_jsonl(folder / "articles.jsonl", [asdict(meta) for meta in out.metas])
     np.save(folder / "texts.npy", np.frombuffer(bytes(out.texts), dtype=np.uint8))
+    StructureArrays.compute(out.metas, out.texts).save(folder)
     np.save(folder / "passages.npy", np.array(out.spans, dtype=np.int64).reshape(-1, 3))
     np.save(folder / "sentence_ptr.npy", np.array([0, *out.sentence_ptr], dtype=np.int64))
     np.save(folder / "sentence_spans.npy", np.array(out.sentence_spans, dtype=np.int64).reshape(-1, 3))
