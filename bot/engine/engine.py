@@ -68,7 +68,7 @@ class _Search:
     query_vector: np.ndarray
     sentence_rows: RowRange | None  # the sentences of the one article searched, if `article` was given
     hits: list[Hit]
-    evidence: Evidence
+    evidence: Evidence | None  # None when only quotes are wanted (`Engine.quotes`)
     decline: DeclineParams
     quote_params: QuoteParams
 
@@ -180,7 +180,7 @@ class Engine:
             return Answer(question, answered=False, reason="declined", diagnostics=diagnostics)
         if other is not None and self._english_quotes_from_other:
             # This index decides whether to decline; the other picks the quotes (`ENGLISH_QUOTES`).
-            quotes = other.ask(question, k=k, abstain=False, context=context, article=article, offset=offset).quotes
+            quotes = other.quotes(question, k=k, context=context, article=article, offset=offset)
         else:
             quotes = self._quotes(found, k, offset)
         return Answer(
@@ -188,8 +188,16 @@ class Engine:
             reason="declined" if declined else None, diagnostics=diagnostics,
         )
 
-    def _search(self, question: str, context: tuple[str, ...], article: str | None) -> "_Search | Answer":
-        """The question's passages and the evidence for declining it, or the Answer that ends it here."""
+    def quotes(self, question: str, *, k: int, context: tuple[str, ...] = (), article: str | None = None,
+               offset: int = 0) -> tuple[Quote, ...]:
+        """What `ask(..., abstain=False)` quotes, without weighing whether to decline: for the index
+        that only picks the quotes of questions another index decides on (`ENGLISH_QUOTES`)."""
+        found = self._search(question, context, article, weigh=False)
+        return () if isinstance(found, Answer) else self._quotes(found, k, offset)
+
+    def _search(self, question: str, context: tuple[str, ...], article: str | None,
+                weigh: bool = True) -> "_Search | Answer":
+        """The question's passages and (`weigh`) the evidence for declining it, or the Answer that ends it here."""
         live = self._live  # one read: a swap during this question cannot mix two indexes
         if not live.index.passages:
             return Answer(question, answered=False, reason="no-index")
@@ -218,8 +226,8 @@ class Engine:
             question, query_vector, rows=passage_rows, params=fusion,
             lexical_scores=steered_scores(index.lexical, question, context) if context else None,
         ) if steered else live.retriever.search(question, query_vector, params=fusion)
-        return _Search(question, context, index, query_vector, sentence_rows, hits, Evidence.of(question, hits, index),
-                       decline, quote_params)
+        return _Search(question, context, index, query_vector, sentence_rows, hits,
+                       Evidence.of(question, hits, index) if weigh else None, decline, quote_params)
 
     def _quotes(self, found: "_Search", k: int, offset: int) -> tuple[Quote, ...]:
         index, question, context = found.index, found.question, found.context
