@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..language import Language, question_language
-from .diskarray import csr_gather
+from .diskarray import csr_gather, open_array
 from .lru import BoundedCache
 from .models import Article, Citation, Passage, Structure, article_structure, front_matter_value, paragraph_number
 
@@ -80,7 +80,7 @@ class StructureArrays:
         """None for a build made before these files existed: its structures are worked out as needed."""
         if not all((folder / name).is_file() for name in STRUCTURE_FILES):
             return None
-        found = cls(*(np.load(folder / name) for name in STRUCTURE_FILES))
+        found = cls(*(open_array(folder / name) for name in STRUCTURE_FILES))  # on disk, read by rows
         if len(found.paragraph_ptr) != articles + 1 or len(found.heading_ptr) != articles + 1:
             raise ValueError("the paragraph tables do not match the article count")
         return found
