@@ -178,8 +178,8 @@ class Settings(BaseSettings):
     )
     ann_kind: Literal["ivf-pq4fs", "ivf-sq8", "hnsw"] = Field(
         "ivf-pq4fs",
-        description="The approximate index: ivf-pq4fs (inverted lists of 4-bit codes scanned by SIMD: a third of "
-        "ivf-sq8's search time and memory, at the same recall), ivf-sq8 (8-bit codes: a quarter "
+        description="The approximate index: ivf-pq4fs (inverted lists of 4-bit codes scanned by SIMD: under half "
+        "ivf-sq8's search time and half its memory, at the same recall), ivf-sq8 (8-bit codes: a quarter "
         "of HNSW's memory, a faster build, steadier recall on near-duplicate news) or hnsw.",
     )
 

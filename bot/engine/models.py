@@ -49,8 +49,7 @@ class Article:
 
     def cite(self, start: int, end: int) -> "Citation":
         """Where `text[start:end]` can be read, with who published it and when."""
-        return Citation(self.source, self.title, start, end, self.paragraph_at(start),
-                        self.outlet, self.url, self.published)
+        return citation(self.source, self.title, self.metadata, self.published, self._structure()[0], start, end)
 
     def paragraph_at(self, offset: int) -> int:
         """1-based number of the body paragraph holding `offset` (blank lines belong to the one before).
@@ -86,6 +85,14 @@ def front_matter_value(metadata: tuple[tuple[str, str], ...], key: str) -> str |
 
 def paragraph_number(paragraph_starts: "tuple[int, ...]", offset: int) -> int:
     return max(bisect_right(paragraph_starts, offset), 1)
+
+
+def citation(source: str, title: str, metadata: tuple[tuple[str, str], ...], published: str | None,
+             paragraph_starts: "tuple[int, ...]", start: int, end: int) -> "Citation":
+    """The one way a citation is made: from an `Article`, or from the index's article table, which
+    needs no text for it (`tables.ArticleTable.cite`)."""
+    return Citation(source, title, start, end, paragraph_number(paragraph_starts, start),
+                    front_matter_value(metadata, "outlet"), front_matter_value(metadata, "url"), published)
 
 
 def article_structure(source: str, text: str, body_start: int) -> Structure:

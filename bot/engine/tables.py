@@ -17,7 +17,7 @@ import numpy as np
 from ..language import Language, question_language
 from .diskarray import csr_gather, open_array
 from .lru import BoundedCache
-from .models import Article, Citation, Passage, Structure, article_structure, front_matter_value, paragraph_number
+from .models import Article, Citation, Passage, Structure, article_structure, citation
 
 TEXT_CACHE = 4096  # decoded article texts kept; a question touches a few dozen
 TEXT_CACHE_BYTES = 64 * 1024 * 1024  # and at most this much of them: a few long articles must not fill memory
@@ -145,9 +145,7 @@ class ArticleTable(Mapping[str, Article]):
         """`Article.cite` of article `i`, from its metadata and structure: no text is decoded for it
         when the build stored the structures."""
         meta = self.metas[i]
-        return Citation(meta.source, meta.title, start, end, paragraph_number(self.structure(i)[0], start),
-                        front_matter_value(meta.metadata, "outlet"), front_matter_value(meta.metadata, "url"),
-                        meta.published)
+        return citation(meta.source, meta.title, meta.metadata, meta.published, self.structure(i)[0], start, end)
 
     def at(self, i: int) -> Article:
         meta = self.metas[i]
