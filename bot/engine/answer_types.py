@@ -32,26 +32,49 @@ _ARABIC_MONTHS = (
 )
 _ARABIC_WEEKDAYS = "الاثنين|الإثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت|الأحد"
 
+def _initials(*alternations: str) -> str:
+    """The characters the words of `|`-separated alternations begin with, for `_starting_with`."""
+    return "".join(sorted({word[0] for words in alternations for word in words.split("|")}))
+
+
+def _starting_with(initials: str, pattern: str) -> str:
+    """`pattern`, tried only where one of `initials` stands. Python's re tries every alternative at
+    every position of the text: the date check took ~38 µs a sentence, ~13 gated (a question reads a
+    hundred candidate sentences). What matches is unchanged: every match begins with one of them."""
+    return f"(?=[{initials}])(?:{pattern})"
+
+
+_RELATIVE_DAYS = "yesterday|today|tomorrow"
+_NEAR = "last|next|this"
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
+    "|fifty|hundred|thousand|million|billion|dozens?|half|third|quarter"
+)
+_REASONS = (
+    "because|due to|since|so that|in order to|citing|cited|amid|as a result|reason"
+    "|meant to|aimed at|in protest|over (?:its|his|her|their|the)"
+)
+_ARABIC_REASONS = "بسبب|لأن|من أجل|بهدف|نظرا"
+
 # What a sentence must hold to carry each kind of answer.
 _CARRIES: dict[Wants, re.Pattern[str]] = {
     Wants.DATE: re.compile(
-        rf"\b(?:{_MONTHS})\.? \d{{1,2}}\b|\b\d{{1,2}} (?:{_MONTHS})\b|\b(?:{_WEEKDAYS})\b"
-        rf"|\b(?:19|20)\d\d\b|\b\d{{4}}-\d\d-\d\d\b|\b(?:last|next|this) (?:week|month|year)\b"
-        rf"|\b(?:yesterday|today|tomorrow)\b|(?:{_ARABIC_MONTHS})|(?:{_ARABIC_WEEKDAYS})",
+        r"\b" + _starting_with(
+            _initials(_MONTHS, _WEEKDAYS, _NEAR, _RELATIVE_DAYS) + r"\d",
+            rf"(?:{_MONTHS})\.? \d{{1,2}}\b|\d{{1,2}} (?:{_MONTHS})\b|(?:{_WEEKDAYS})\b"
+            rf"|(?:19|20)\d\d\b|\d{{4}}-\d\d-\d\d\b|(?:{_NEAR}) (?:week|month|year)\b|(?:{_RELATIVE_DAYS})\b",
+        ) + "|" + _starting_with(_initials(_ARABIC_MONTHS, _ARABIC_WEEKDAYS), f"{_ARABIC_MONTHS}|{_ARABIC_WEEKDAYS}"),
     ),
     Wants.NUMBER: re.compile(
-        r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty"
-        r"|fifty|hundred|thousand|million|billion|dozens?|half|third|quarter)\b|[٠-٩۰-۹]",
-        re.IGNORECASE,
+        rf"\d|[٠-٩۰-۹]|\b{_starting_with(_initials(_NUMBER_WORDS), _NUMBER_WORDS)}\b", re.IGNORECASE,
     ),
     # Two or more capitalised words in a row, not at the start of the sentence: "Joshua Harris",
     # "Nouri al-Maliki". Arabic script has no capitals; there the reward simply never applies.
     Wants.PERSON: re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?:[ -](?:al-|el-|bin |ibn )?[A-Z][a-z]+)+"),
     Wants.PLACE: re.compile(r"\b(?:in|at|to|from|near|inside|outside) (?:the )?[A-Z][a-z]+|\bفي [^\s]+"),
     Wants.REASON: re.compile(
-        r"\b(?:because|due to|since|so that|in order to|citing|cited|amid|as a result|reason"
-        r"|meant to|aimed at|in protest|over (?:its|his|her|their|the))\b|\bto [a-z]+ the\b"
-        r"|بسبب|لأن|من أجل|بهدف|نظرا",
+        r"\b" + _starting_with(_initials(_REASONS, "to"), rf"(?:{_REASONS})\b|to [a-z]+ the\b")
+        + "|" + _starting_with(_initials(_ARABIC_REASONS), _ARABIC_REASONS),
         re.IGNORECASE,
     ),
 }

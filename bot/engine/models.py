@@ -49,7 +49,7 @@ class Article:
 
     def cite(self, start: int, end: int) -> "Citation":
         """Where `text[start:end]` can be read, with who published it and when."""
-        return citation(self.source, self.title, self.metadata, self.published, self._structure()[0], start, end)
+        return citation(self.source, self.title, self.metadata, self.published, self.paragraph_at(start), start, end)
 
     def paragraph_at(self, offset: int) -> int:
         """1-based number of the body paragraph holding `offset` (blank lines belong to the one before).
@@ -88,10 +88,10 @@ def paragraph_number(paragraph_starts: "tuple[int, ...]", offset: int) -> int:
 
 
 def citation(source: str, title: str, metadata: tuple[tuple[str, str], ...], published: str | None,
-             paragraph_starts: "tuple[int, ...]", start: int, end: int) -> "Citation":
+             paragraph: int, start: int, end: int) -> "Citation":
     """The one way a citation is made: from an `Article`, or from the index's article table, which
     needs no text for it (`tables.ArticleTable.cite`)."""
-    return Citation(source, title, start, end, paragraph_number(paragraph_starts, start),
+    return Citation(source, title, start, end, paragraph,
                     front_matter_value(metadata, "outlet"), front_matter_value(metadata, "url"), published)
 
 

@@ -183,7 +183,7 @@ def pick_quotes(
                 vectors[i] = _unit(vectors[i] + earlier[before[row]])
     # Signals in one pass each: question terms held (once, across a quote's two sentences), cosine, context.
     overlaps = (prints.holding(groups, question_terms) / len(question_terms)).tolist() if question_terms else [0.0] * len(rows)
-    cosines = [float(vector @ query_vector) for vector in vectors]
+    cosines = (vectors @ query_vector).tolist()
     extras = [params.words_weight * words.get(row, 0.0) for row in rows]
     wanted = wants(question) if params.answer_type_weight else None
     # Reads every article's date, so only when a weight lets it change a score.
