@@ -32,6 +32,7 @@ _ARABIC_MONTHS = (
 )
 _ARABIC_WEEKDAYS = "الاثنين|الإثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت|الأحد"
 
+
 def _initials(*alternations: str) -> str:
     """The characters the words of `|`-separated alternations begin with, for `_starting_with`."""
     return "".join(sorted({word[0] for words in alternations for word in words.split("|")}))

@@ -8,7 +8,7 @@ newline translation, a BOM counts as one character), so `file_text[start:end] ==
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .sentences import is_markdown, layout
@@ -83,7 +83,7 @@ def front_matter_value(metadata: tuple[tuple[str, str], ...], key: str) -> str |
     return found[-1] if found else None
 
 
-def paragraph_number(paragraph_starts: "tuple[int, ...]", offset: int) -> int:
+def paragraph_number(paragraph_starts: "Sequence[int]", offset: int) -> int:
     return max(bisect_right(paragraph_starts, offset), 1)
 
 

@@ -88,7 +88,7 @@ class StructureArrays:
     def paragraph_number(self, i: int, offset: int) -> int:
         """`models.paragraph_number` of article `i`'s paragraphs, read in place: no tuple is built."""
         p0, p1 = int(self.paragraph_ptr[i]), int(self.paragraph_ptr[i + 1])
-        return max(int(np.searchsorted(self.paragraph_starts[p0:p1], offset, side="right")), 1)
+        return paragraph_number(self.paragraph_starts[p0:p1], offset)
 
     def of(self, i: int) -> Structure:
         p0, p1 = int(self.paragraph_ptr[i]), int(self.paragraph_ptr[i + 1])
