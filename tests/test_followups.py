@@ -32,8 +32,10 @@ def test_one_article_is_searched_not_post_filtered(engine):
     question = "Why does Washington see Maliki as a problem?"
     best = engine.ask(question, k=6)
     assert A003 not in {quote.source for quote in best.quotes}  # a post-filter to 003 would leave nothing
-    held = engine.ask(question, article=A003)
-    assert held.answered and len(held.quotes) == 3
+    # abstain off: 003 does not say why, so whether it answers sits at the decline margin (its best
+    # cosine 0.54 on an AVX2 machine's int8 vectors, against 0.55 for answering on words alone)
+    held = engine.ask(question, article=A003, abstain=False)
+    assert len(held.quotes) == 3
     assert {quote.source for quote in held.quotes} == {A003}
 
 

@@ -51,7 +51,17 @@ PROBES = (  # the int8 export's vectors of these must stay near float32's
     "search_document: Parliament failed to reach a quorum on Tuesday.",
     "search_document: Diffusion tensor imaging of newborn white matter.",
 )
-MIN_PROBE_COSINE = 0.98  # per channel they sit at 0.986-0.989; per tensor (0.967-0.972) would fail
+MIN_PROBE_COSINE = 0.965  # per channel: 0.986-0.989 (VNNI, signed weights), 0.972-0.981 (AVX2, unsigned)
+
+
+def weight_type() -> str:
+    """The int8 weight type this CPU multiplies exactly: signed with VNNI or on arm64, unsigned on
+    plain AVX2/AVX-512, where onnxruntime's u8*s8 kernel (vpmaddubsw) saturates its int16 sums. On an
+    AVX2 machine signed weights put nomic's vectors at 0.13 cosine from float32; MiniLM and e5 come
+    through either way (0.99), so only this export needs the choice."""
+    from .embedding import quantization_config  # embedding imports this module lazily
+
+    return "QInt8" if quantization_config() in ("avx512_vnni", "arm64") else "QUInt8"
 
 
 class NomicError(RuntimeError):
@@ -281,13 +291,15 @@ def exported_int8(cache_dir: Path) -> Path:
     `cache_dir`, exported and quantised once (~40 s). A load then never opens the GGUF file:
     parsing its vocabulary alone took 2.5 s, hashing it 0.7 s.
 
-    onnxruntime's dynamic quantisation, per channel: per tensor, the vectors sat at 0.97 cosine
-    from float32; per channel at 0.99. The export uses torch's TorchScript exporter (the dynamo
+    onnxruntime's dynamic quantisation, per channel, in the CPU's `weight_type()`: per tensor, the
+    vectors sat at 0.97 cosine from float32; per channel at 0.99 (VNNI) and 0.98 (AVX2). The export uses torch's TorchScript exporter (the dynamo
     one needs onnxscript, which nothing else here uses); torch is pinned, so it stays available.
     """
     folder = Path(cache_dir) / "nomic-embed-text-v1.5-onnx-int8"
+    weights = weight_type()
     marker = model_cache.read_marker(folder, _ONNX_MARKER, hash_all=True)
-    if marker is not None and marker.get("exporter") == _EXPORTER and marker.get("source_sha256") == GGUF_SHA256:
+    if (marker is not None and marker.get("exporter") == _EXPORTER and marker.get("source_sha256") == GGUF_SHA256
+            and marker.get("weights", "QInt8") == weights):  # a cache moved to another kind of CPU is remade
         return folder
     if folder.exists():
         log.warning("the int8 export in %s is damaged or out of date; exporting again", folder)
@@ -313,7 +325,7 @@ def exported_int8(cache_dir: Path) -> Path:
         root.setLevel(logging.ERROR)
         try:
             quantize_dynamic(str(staging / "fp32.onnx"), str(staging / "model.onnx"),
-                             weight_type=QuantType.QInt8, per_channel=True)
+                             weight_type=getattr(QuantType, weights), per_channel=True)
         finally:
             root.setLevel(level)
         (staging / "fp32.onnx").unlink()
@@ -328,7 +340,7 @@ def exported_int8(cache_dir: Path) -> Path:
         if cosine < MIN_PROBE_COSINE:
             raise NomicError(f"the int8 export disagrees with float32 (mean cosine {cosine:.3f} on probe texts)")
         model_cache.write_marker(staging, _ONNX_MARKER, {"exporter": _EXPORTER, "source_sha256": GGUF_SHA256,
-                                                         "probe_cosine": round(cosine, 5)})
+                                                         "weights": weights, "probe_cosine": round(cosine, 5)})
         model_cache.install(staging, folder, _ONNX_MARKER)
     except NomicError:
         raise
