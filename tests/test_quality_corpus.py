@@ -101,7 +101,7 @@ def test_the_defaults_quote_english_questions_from_e5_and_decline_them_with_mini
     english = qa.summarise("en", [v for v in default_verdicts if v.question.lang == "en"])
     assert english.first >= 17 and english.first_three >= 29  # measured 19 and 31
     assert english.wrongly_declined <= 4  # measured 3
-    # measured 49 with a VNNI CPU's int8 vectors, 44 with an AVX2 one's (bot.engine.embedding.quantization_config)
+    # measured 49 with a VNNI CPU's int8 vectors, 44 with an AVX2 one's (bot.engine.model_cache.quantization_config)
     assert english.carriers_cited >= 42 and english.carriers == 64
     none = qa.summarise("none", [v for v in default_verdicts if not v.question.answerable])
     assert none.declined >= 6  # measured 7

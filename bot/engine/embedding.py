@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import platform
 import re
 import shutil
 import warnings
@@ -193,22 +192,6 @@ _PROBES = (
 _MIN_PROBE_COSINE = 0.97  # int8 vectors of the same text sit at ~0.99 cosine from torch; far below is a broken export
 
 
-def quantization_config() -> str:
-    """The sentence-transformers/optimum preset for this CPU (fixed at export time, recorded in the export)."""
-    machine = platform.machine().lower()
-    if machine in ("arm64", "aarch64"):
-        return "arm64"
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        flags = ""
-    if "avx512_vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    return "avx2"
-
-
 def onnx_cache_folder(name: str, cache_dir: Path) -> Path:
     """Where the int8 export of model `name` lives: readable, and distinct for distinct names."""
     base = name.removeprefix("bundled:") if name in BUNDLED_MODELS else name
@@ -324,7 +307,7 @@ class OnnxInt8Embedder(SentenceTransformerEmbedder):
         except ImportError:  # older layouts
             from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
-        config = self._quantization or quantization_config()
+        config = self._quantization or model_cache.quantization_config()
         staging = model_cache.staging_folder(self.folder)
         log.info("exporting %s to ONNX int8 (%s) in %s; this happens once", self.source_name, config, self.folder)
         try:

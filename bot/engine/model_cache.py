@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import secrets
 import shutil
 import time
@@ -210,3 +211,19 @@ def converted_e5(cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def quantization_config() -> str:
+    """The sentence-transformers/optimum preset for this CPU (fixed at export time, recorded in the export)."""
+    machine = platform.machine().lower()
+    if machine in ("arm64", "aarch64"):
+        return "arm64"
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        flags = ""
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    if "avx512f" in flags:
+        return "avx512"
+    return "avx2"

@@ -59,9 +59,7 @@ def weight_type() -> str:
     plain AVX2/AVX-512, where onnxruntime's u8*s8 kernel (vpmaddubsw) saturates its int16 sums. On an
     AVX2 machine signed weights put nomic's vectors at 0.13 cosine from float32; MiniLM and e5 come
     through either way (0.99), so only this export needs the choice."""
-    from .embedding import quantization_config  # embedding imports this module lazily
-
-    return "QInt8" if quantization_config() in ("avx512_vnni", "arm64") else "QUInt8"
+    return "QInt8" if model_cache.quantization_config() in ("avx512_vnni", "arm64") else "QUInt8"
 
 
 class NomicError(RuntimeError):
