@@ -760,13 +760,10 @@ class GatedEngine:
     def ask(self, question: str, **kwargs: Any) -> Answer:
         return self.inner.ask(question, **kwargs)
 
-    def __getattr__(self, name: str) -> Any:  # embedder, add_article, ...: the inner engine's
-        return getattr(self.inner, name)
-
     def sources(self) -> SourcesReport:
         return self.inner.sources()
 
-    def __getattr__(self, name: str) -> Any:  # paragraph, article_choices, newest_published, ...
+    def __getattr__(self, name: str) -> Any:  # embedder, add_article, paragraph, article_choices, ...
         return getattr(self.inner, name)
 
     @property

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import messages
 from bot.discord.payload import (
     CONTENT_LIMIT,
     EMBED_DESCRIPTION_LIMIT,
@@ -19,7 +18,6 @@ from bot.discord.payload import (
     MESSAGE_EMBEDS_TOTAL,
     citation_line,
     discord_len,
-    fit,
 )
 from bot.engine.models import Quote
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
-from pathlib import Path
 from typing import Any
 
 import discord

@@ -6,7 +6,6 @@ import hashlib
 import os
 
 import numpy as np
-import pytest
 
 from bot.config import load_settings
 from bot.engine.store import building, loading

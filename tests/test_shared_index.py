@@ -21,7 +21,7 @@ import pytest
 
 from bot.engine.engine import Engine, build_params
 from bot.engine.following import Follower
-from bot.engine.store import building, layout, loading
+from bot.engine.store import building, layout
 from bot.engine.store.leases import Lease, leased_builds
 from loopback.process import REPO, TOKEN, BotProcess
 from loopback.server import LoopbackDiscord, interaction_json
