@@ -10,6 +10,7 @@ command installs them, so CI runs these tests.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import zipfile
@@ -191,6 +192,33 @@ def test_a_damaged_int8_export_is_exported_again(nomic_embedder, onnx_cache, tmp
     with open(again, "rb") as handle:
         handle.seek(stat.st_size // 2)
         assert handle.read(64) != b"\x00" * 64
+
+
+@pytest.mark.parametrize("preset, weights", [("avx512_vnni", "QInt8"), ("arm64", "QInt8"),
+                                             ("avx512", "QUInt8"), ("avx2", "QUInt8")])
+def test_signed_weights_only_where_the_cpu_multiplies_them_exactly(monkeypatch, preset, weights):
+    """Without VNNI, onnxruntime's u8*s8 kernel saturates: signed weights put nomic at 0.13 cosine on AVX2."""
+    monkeypatch.setattr(nomic.model_cache, "quantization_config", lambda: preset)
+    assert nomic.weight_type() == weights
+
+
+@needs_slices
+def test_an_export_made_for_another_kind_of_cpu_is_exported_again(nomic_embedder, onnx_cache, tmp_path, caplog):
+    """A model cache copied from a machine with another int8 kernel: its graph is intact but would
+    multiply wrongly here (or slower), so it is exported again in this CPU's weight type."""
+    cache = tmp_path / "cache"
+    for name in ("nomic-embed-text-v1.5", "nomic-embed-text-v1.5-onnx-int8"):
+        shutil.copytree(onnx_cache / name, cache / name)
+    folder = cache / "nomic-embed-text-v1.5-onnx-int8"
+    marker = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+    here = nomic.weight_type()
+    other = "QInt8" if here == "QUInt8" else "QUInt8"
+    marker.pop("files")
+    nomic.model_cache.write_marker(folder, "export.json", {**marker, "weights": other})
+    assert nomic.model_cache.read_marker(folder, "export.json", hash_all=True)["weights"] == other  # intact
+    again = nomic.exported_int8(cache)
+    assert "exporting again" in caplog.text
+    assert nomic.model_cache.read_marker(again, "export.json", hash_all=True)["weights"] == here
 
 
 @needs_slices

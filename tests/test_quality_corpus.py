@@ -99,7 +99,7 @@ def test_the_defaults_quote_english_questions_from_e5_and_decline_them_with_mini
     """ENGLISH_QUOTES=auto: against MiniLM alone (21, 26, 34 carriers cited) e5's quotes find more
     answers in the first three and cite more of the articles carrying them; MiniLM's declines (7) stay."""
     english = qa.summarise("en", [v for v in default_verdicts if v.question.lang == "en"])
-    assert english.first >= 17 and english.first_three >= 29  # measured 19 and 31
+    assert english.first >= 17 and english.first_three >= 29  # measured 19 and 31 (VNNI), 20 and 30 (AVX2)
     assert english.wrongly_declined <= 4  # measured 3
     # measured 49 with a VNNI CPU's int8 vectors, 44 with an AVX2 one's (bot.engine.model_cache.quantization_config)
     assert english.carriers_cited >= 42 and english.carriers == 64
@@ -121,7 +121,7 @@ def nomic_verdicts(tmp_path_factory, onnx_cache):
 def test_nomic_finds_more_held_back_answers_than_minilm_and_declines_about_as_often(nomic_verdicts):
     """The README's model table rests on these: nomic-embed-text-v1.5 against MiniLM's 18 / 26 / 3 / 7."""
     english = qa.summarise("en", [v for v in nomic_verdicts if v.question.lang == "en"])
-    assert english.first >= 23 and english.first_three >= 30  # measured 25 and 32 (int8)
+    assert english.first >= 22 and english.first_three >= 30  # measured 25 and 32 (int8, VNNI), 23 and 32 (AVX2)
     assert english.wrongly_declined <= 4  # measured 3: the price of its launch-size band (0 without it)
     none = qa.summarise("none", [v for v in nomic_verdicts if not v.question.answerable])
     assert none.declined >= 6  # measured 7

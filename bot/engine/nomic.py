@@ -290,8 +290,9 @@ def exported_int8(cache_dir: Path) -> Path:
     parsing its vocabulary alone took 2.5 s, hashing it 0.7 s.
 
     onnxruntime's dynamic quantisation, per channel, in the CPU's `weight_type()`: per tensor, the
-    vectors sat at 0.97 cosine from float32; per channel at 0.99 (VNNI) and 0.98 (AVX2). The export uses torch's TorchScript exporter (the dynamo
-    one needs onnxscript, which nothing else here uses); torch is pinned, so it stays available.
+    vectors sat at 0.97 cosine from float32; per channel at 0.99 (VNNI) and 0.98 (AVX2). The export
+    uses torch's TorchScript exporter (the dynamo one needs onnxscript, which nothing else here
+    uses); torch is pinned, so it stays available.
     """
     folder = Path(cache_dir) / "nomic-embed-text-v1.5-onnx-int8"
     weights = weight_type()
