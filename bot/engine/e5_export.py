@@ -255,7 +255,7 @@ def build_precompiled_charsmap(table: dict[int, str]) -> bytes:
         leaf = value[node] >= 0
         need = ([0] if leaf else []) + labels
         # Bases are tried only where the first label would land on a free unit (as darts-clone
-        # does): stepping the base one by one made the search quadratic (~30 s for e5's table).
+        # does): stepping the base one by one made the search quadratic (10 s for e5's table).
         free = used.find(0, next_free)
         next_free = free if free >= 0 else len(used)
         position = next_free
