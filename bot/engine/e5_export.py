@@ -248,6 +248,10 @@ def build_precompiled_charsmap(table: dict[int, str]) -> bytes:
             units.extend([0] * extra)
             used.extend(b"\0" * extra)
 
+    def free_from(start: int) -> int:  # the first free unit at or after start, or the array's end
+        found = used.find(0, start)
+        return found if found >= 0 else len(used)
+
     queue = [(0, 0, 0)]  # (trie node, array position, own label)
     while queue:
         node, at, label = queue.pop()
@@ -256,9 +260,7 @@ def build_precompiled_charsmap(table: dict[int, str]) -> bytes:
         need = ([0] if leaf else []) + labels
         # Bases are tried only where the first label would land on a free unit (as darts-clone
         # does): stepping the base one by one made the search quadratic (10 s for e5's table).
-        free = used.find(0, next_free)
-        next_free = free if free >= 0 else len(used)
-        position = next_free
+        next_free = position = free_from(next_free)
         while True:
             if position >= len(used):
                 grow(position + 1)
@@ -267,8 +269,7 @@ def build_precompiled_charsmap(table: dict[int, str]) -> bytes:
                 grow((base | 0xFF) + 1)
                 if all(not used[base ^ c] for c in need):
                     break
-            free = used.find(0, position + 1)
-            position = free if free >= 0 else len(used)
+            position = free_from(position + 1)
         used_bases.add(base)
         offset = at ^ base
         if offset >= 1 << 21:
