@@ -208,3 +208,23 @@ def test_sources_reports_the_second_index_too(routed):
     assert report.model.startswith(BUNDLED_MINILM) and report.other_languages is not None
     assert report.other_languages.model.startswith(BUNDLED_E5)
     assert [a.source for a in report.other_languages.articles] == [a.source for a in report.articles]
+
+
+@pytest.mark.slow
+def test_benchs_scifact_row_of_the_pair_needs_the_second_index_that_eval_beir_builds(routed, tmp_path):
+    """bench times the pair at SciFact only over both indexes `eval beir` made with the pair on: it
+    never builds e5's SciFact index itself, and one made otherwise is not what the pair serves."""
+    from bot.tools.bench import scifact_pair_index
+
+    corpus, built = tmp_path / "scifact", routed.settings.index_dir
+    corpus.mkdir()
+    assert scifact_pair_index(routed.settings, built, corpus) == (built, "")
+    first_only = tmp_path / "first-only"  # MiniLM's index alone, as `eval beir` with the pair off leaves it
+    first_only.mkdir()
+    for entry in built.iterdir():
+        if entry.name != OTHER_LANGUAGES_DIR:
+            (first_only / entry.name).symlink_to(entry)
+    folder, why = scifact_pair_index(routed.settings, first_only, corpus)
+    assert folder is None and "default pair skipped" in why and f"eval beir {corpus}" in why
+    folder, why = scifact_pair_index(routed.settings.model_copy(update={"passage_vectors": "sentences"}), built, corpus)
+    assert folder is None and "other settings (passage_vectors)" in why
