@@ -42,7 +42,9 @@ def csr_gather(ptr: Any, values: Any, rows: Any) -> tuple[np.ndarray, np.ndarray
 def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Every index of `[lo[i], hi[i])` for each i, end to end, without a Python loop."""
     counts = hi - lo
-    return np.repeat(lo, counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = np.cumsum(counts) - counts  # where each range begins in the output
+    total = int(starts[-1] + counts[-1]) if len(counts) else 0
+    return np.repeat(lo - starts, counts) + np.arange(total)
 
 
 class DiskArray:

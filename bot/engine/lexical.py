@@ -37,6 +37,11 @@ _word = re.compile(r"(?u)\b\w\w+\b")
 _stopwords = frozenset(STOPWORDS_EN)
 
 
+def unstemmed_words(text: str) -> list[str]:
+    """The words BM25 reads (two or more word characters), before stopwords and stemming."""
+    return _word.findall(text)
+
+
 def stem_terms(text: str) -> list[str]:
     """The normalisation BM25 applies, for term-overlap scoring of single sentences."""
     words = [word for word in _word.findall(text.lower()) if word not in _stopwords]
